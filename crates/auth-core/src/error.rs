@@ -1,0 +1,409 @@
+//! The one error type of `auth-core`.
+//!
+//! Every variant is something a caller can act on; none carries a secret.
+//! Text that came from a server (descriptions, body excerpts) passes through
+//! [`crate::redact`] before it is stored here.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+
+/// What went wrong while getting or using a token.
+///
+/// Errors are `Clone + PartialEq` so a state machine can hand the same error
+/// to every waiting caller and tests can compare them.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The server refused the request with an RFC 6749 §5.2 error (or the
+    /// Markable equivalent). Final: retrying the same request gives the same
+    /// answer until the credentials or scopes change.
+    #[error("the token endpoint refused the request: {0}")]
+    Rejected(OAuthError),
+
+    /// HTTP 429. Retryable after `retry_after`, when the server said.
+    #[error("rate limited by the server (HTTP {status}){}", RetryHint(*retry_after))]
+    RateLimited {
+        /// The status, 429 unless a dialect maps something else here.
+        status: StatusCode,
+        /// How long the server asked us to wait (`Retry-After`), if it said.
+        retry_after: Option<Duration>,
+    },
+
+    /// A 5xx answer. Retryable.
+    #[error("the server failed (HTTP {status}){}; body: {excerpt}", RetryHint(*retry_after))]
+    Server {
+        /// The 5xx status.
+        status: StatusCode,
+        /// `Retry-After`, if the server sent one.
+        retry_after: Option<Duration>,
+        /// A short, redacted start of the body, for diagnosis.
+        excerpt: String,
+    },
+
+    /// The request never got a complete answer: connect failure, timeout,
+    /// reset, broken or oversized body. Reported by a driver.
+    #[error("transport failure ({kind}): {detail}")]
+    Transport {
+        /// Which kind of failure, for backoff decisions.
+        kind: TransportErrorKind,
+        /// The driver's description, free of secrets.
+        detail: String,
+    },
+
+    /// The server answered, but not in the shape the dialect expects.
+    /// Retryable: a truncated or garbled body is usually a passing fault.
+    #[error("malformed response (HTTP {status}): {reason}; body: {excerpt}")]
+    MalformedResponse {
+        /// The HTTP status of the response.
+        status: StatusCode,
+        /// What was wrong, in words.
+        reason: String,
+        /// A short, redacted start of the body.
+        excerpt: String,
+    },
+
+    /// A status the dialect has no meaning for: a redirect (never followed
+    /// on an auth endpoint), or a 4xx without a recognisable error body.
+    #[error("unexpected HTTP {status}{}: {excerpt}", LocationHint(location.as_deref()))]
+    UnexpectedStatus {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The `Location` header of a redirect, which is not followed.
+        location: Option<String>,
+        /// A short, redacted start of the body.
+        excerpt: String,
+    },
+
+    /// The server issued a token of a type other than Bearer (RFC 6750).
+    #[error(
+        "the server issued a `{token_type}` token; apiauth can only send Bearer tokens (RFC 6750)"
+    )]
+    UnsupportedTokenType {
+        /// The `token_type` the server sent (redacted if it held a secret).
+        token_type: String,
+    },
+
+    /// CC Catalog / Openverse registration was refused with field errors.
+    #[error("registration refused (HTTP {status}): {}", FieldList(fields))]
+    Registration {
+        /// The HTTP status, usually 400.
+        status: StatusCode,
+        /// Each field and what the server said about it.
+        fields: Vec<FieldError>,
+    },
+
+    /// A scope string that RFC 6749 §3.3 or the dialect does not allow.
+    #[error("invalid scope `{scope}`: {reason}")]
+    InvalidScope {
+        /// The offending scope, escaped for display.
+        scope: String,
+        /// Why it was refused and what to do.
+        reason: String,
+    },
+
+    /// The configuration cannot work (a bad URL, an empty id, …).
+    #[error("invalid configuration: {0}")]
+    InvalidConfig(String),
+
+    /// The caller used the API out of order (for example a response for a
+    /// request that is not in flight).
+    #[error("API misuse: {0}")]
+    Misuse(String),
+}
+
+impl Error {
+    /// Whether trying again later may succeed without any change by the
+    /// caller: transport failures, 5xx, 429 and malformed responses.
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::RateLimited { .. } | Error::Server { .. } | Error::MalformedResponse { .. } => {
+                true
+            }
+            Error::Transport { kind, .. } => kind.is_retryable(),
+            _ => false,
+        }
+    }
+
+    /// The delay the server asked for, if any.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } | Error::Server { retry_after, .. } => {
+                *retry_after
+            }
+            _ => None,
+        }
+    }
+
+    /// The HTTP status behind the error, when there was a response.
+    #[must_use]
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Rejected(e) => Some(e.status),
+            Error::RateLimited { status, .. }
+            | Error::Server { status, .. }
+            | Error::MalformedResponse { status, .. }
+            | Error::UnexpectedStatus { status, .. }
+            | Error::Registration { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The RFC 6749 §5.2 error code, when the server sent one.
+    #[must_use]
+    pub fn oauth_code(&self) -> Option<&OAuthErrorCode> {
+        match self {
+            Error::Rejected(e) => Some(&e.code),
+            _ => None,
+        }
+    }
+}
+
+/// An RFC 6749 §5.2 error response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthError {
+    /// The `error` code.
+    pub code: OAuthErrorCode,
+    /// `error_description`, redacted.
+    pub description: Option<String>,
+    /// `error_uri`.
+    pub uri: Option<String>,
+    /// The HTTP status of the response.
+    pub status: StatusCode,
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} (HTTP {})", self.code, self.status)?;
+        if let Some(d) = &self.description {
+            write!(f, ": {d}")?;
+        }
+        if let Some(u) = &self.uri {
+            write!(f, " (see {u})")?;
+        }
+        write!(f, "; {}", self.code.hint())
+    }
+}
+
+/// The error codes of RFC 6749 §5.2, plus anything else a server invents.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum OAuthErrorCode {
+    /// `invalid_request`: a parameter is missing, repeated or malformed.
+    InvalidRequest,
+    /// `invalid_client`: the client id or secret is wrong.
+    InvalidClient,
+    /// `invalid_grant`: the grant is invalid or expired.
+    InvalidGrant,
+    /// `unauthorized_client`: this client may not use this grant type.
+    UnauthorizedClient,
+    /// `unsupported_grant_type`: the server does not do client credentials.
+    UnsupportedGrantType,
+    /// `invalid_scope`: a requested scope is unknown or not allowed.
+    InvalidScope,
+    /// Any other code, kept verbatim (redacted).
+    Other(String),
+}
+
+impl OAuthErrorCode {
+    /// Maps a wire code to the enum.
+    #[must_use]
+    pub fn from_wire(code: &str) -> Self {
+        match code {
+            "invalid_request" => Self::InvalidRequest,
+            "invalid_client" => Self::InvalidClient,
+            "invalid_grant" => Self::InvalidGrant,
+            "unauthorized_client" => Self::UnauthorizedClient,
+            "unsupported_grant_type" => Self::UnsupportedGrantType,
+            "invalid_scope" => Self::InvalidScope,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// The wire spelling.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// What a person should do about it.
+    #[must_use]
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Self::InvalidClient => "check the client id and secret",
+            Self::InvalidScope => "ask only for scopes this client is allowed",
+            Self::UnauthorizedClient => {
+                "this client may not use the client-credentials grant; check its registration"
+            }
+            Self::UnsupportedGrantType => {
+                "this server does not support the client-credentials grant; check the token URL"
+            }
+            Self::InvalidGrant => "the grant was refused; check the client's registration",
+            Self::InvalidRequest => {
+                "the request was malformed; check the provider dialect and authentication method"
+            }
+            Self::Other(_) => "see the server's documentation for this code",
+        }
+    }
+}
+
+impl fmt::Display for OAuthErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One field a registration request got wrong, with the server's messages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field name (`name`, `email`, …).
+    pub field: String,
+    /// What the server said about it.
+    pub messages: Vec<String>,
+}
+
+/// How a request failed before a complete response arrived. Drivers map
+/// their client's errors to one of these; the state machine backs off on them.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TransportErrorKind {
+    /// Could not connect (refused, unreachable, DNS).
+    Connect,
+    /// The connect or total timeout passed.
+    Timeout,
+    /// The connection was reset or closed early.
+    Reset,
+    /// The body could not be read completely.
+    Body,
+    /// The body was larger than the driver's cap. Not retryable: a token
+    /// endpoint that sends megabytes is misconfigured, not busy.
+    BodyTooLarge,
+    /// TLS failed (certificate, handshake). Not retryable.
+    Tls,
+    /// Anything else.
+    Other,
+}
+
+impl TransportErrorKind {
+    /// Whether a later attempt may succeed.
+    #[must_use]
+    pub fn is_retryable(self) -> bool {
+        !matches!(self, Self::BodyTooLarge | Self::Tls)
+    }
+}
+
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connect",
+            Self::Timeout => "timeout",
+            Self::Reset => "connection reset",
+            Self::Body => "incomplete body",
+            Self::BodyTooLarge => "body too large",
+            Self::Tls => "tls",
+            Self::Other => "other",
+        })
+    }
+}
+
+struct RetryHint(Option<Duration>);
+
+impl fmt::Display for RetryHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(d) => write!(f, "; retry after {} s", d.as_secs_f64().ceil()),
+            None => Ok(()),
+        }
+    }
+}
+
+struct LocationHint<'a>(Option<&'a str>);
+
+impl fmt::Display for LocationHint<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(l) => write!(
+                f,
+                " redirecting to {l} (redirects are never followed on auth endpoints; configure the final URL)"
+            ),
+            None => Ok(()),
+        }
+    }
+}
+
+struct FieldList<'a>(&'a [FieldError]);
+
+impl fmt::Display for FieldList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("no details given");
+        }
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}: {}", e.field, e.messages.join(" "))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_lowercase_without_trailing_period() {
+        let errors = [
+            Error::RateLimited {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                retry_after: Some(Duration::from_secs(7)),
+            },
+            Error::InvalidConfig("x".into()),
+            Error::Transport {
+                kind: TransportErrorKind::Reset,
+                detail: "peer closed".into(),
+            },
+        ];
+        for e in errors {
+            let s = e.to_string();
+            assert!(s.chars().next().unwrap().is_lowercase(), "{s}");
+            assert!(!s.ends_with('.'), "{s}");
+        }
+    }
+
+    #[test]
+    fn retryability() {
+        let rl = Error::RateLimited {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            retry_after: Some(Duration::from_secs(7)),
+        };
+        assert!(rl.is_retryable());
+        assert_eq!(rl.retry_after(), Some(Duration::from_secs(7)));
+        assert!(rl.to_string().contains("retry after 7 s"));
+        let rej = Error::Rejected(OAuthError {
+            code: OAuthErrorCode::InvalidClient,
+            description: None,
+            uri: None,
+            status: StatusCode::UNAUTHORIZED,
+        });
+        assert!(!rej.is_retryable());
+        assert!(rej.to_string().contains("check the client id and secret"));
+        assert!(!Error::Transport {
+            kind: TransportErrorKind::BodyTooLarge,
+            detail: String::new()
+        }
+        .is_retryable());
+    }
+}

@@ -1,0 +1,524 @@
+//! The token state machine: one cached token, refresh ahead of expiry, at
+//! most one request in flight, backoff on failure.
+//!
+//! In scope: every decision — when to fetch, what to send, how to read the
+//! answer, how long to wait after a failure, which error a waiting caller
+//! gets. Out of scope: sending bytes, reading clocks, sleeping, waking
+//! callers (the driver does those, see the crate docs for the contract).
+//!
+//! ```text
+//!                 demand                      response ok
+//!   ┌───────┐ ─────────────▶ ┌──────────┐ ─────────────────▶ ┌───────┐
+//!   │ Empty │                │ Fetching │                    │ Fresh │
+//!   └───────┘ ◀───────────── └──────────┘ ◀─┐                └───────┘
+//!       ▲       final error /     │ transient│ backoff ends      │ refresh_at
+//!       │       retries spent     ▼ failure  │                   ▼
+//!       │                    ┌────────────┐  │              ┌────────────┐
+//!       │                    │ BackingOff │──┘              │ Refreshing │
+//!       │                    └────────────┘ ◀───────────────└────────────┘
+//!       │     usable_until passes, or invalidate   failure (token kept while usable)
+//!       └──────────────────────────────────────────────────────────
+//! ```
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::credentials::ClientCredentials;
+use crate::error::{Error, TransportErrorKind};
+use crate::provider::{Provider, ResponseContext};
+use crate::scope::Scopes;
+use crate::token::{Dating, Lifetime, Token, TokenId, TokenResponse};
+
+mod backoff;
+mod event;
+mod policy;
+
+use backoff::Rng;
+pub use event::{Event, RequestId, Transmit};
+pub use policy::RefreshPolicy;
+
+/// Where the machine is, for logs and tests. Derived from the state, never stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// No usable token, nothing in flight, no backoff.
+    Empty,
+    /// No usable token; a request is in flight.
+    Fetching,
+    /// A usable token, before its refresh time.
+    Fresh,
+    /// A usable token and a refresh in flight or due.
+    Refreshing,
+    /// Waiting for a backoff or `Retry-After` to end (with or without a token).
+    BackingOff,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    id: RequestId,
+    started: Instant,
+}
+
+/// The sans-IO token source. See the crate docs for the driving contract.
+#[derive(Debug)]
+pub struct TokenSource {
+    provider: Provider,
+    credentials: ClientCredentials,
+    scopes: Scopes,
+    policy: RefreshPolicy,
+    rng: Rng,
+    token: Option<Arc<Token>>,
+    refresh_at: Option<Instant>,
+    in_flight: Option<InFlight>,
+    queued: Option<Transmit>,
+    next_request: u64,
+    next_token: u64,
+    /// Callers want a token and there is no usable one.
+    waiting: bool,
+    /// Transient failures since callers started waiting.
+    waiting_failures: u32,
+    /// Consecutive failures, for the backoff exponent.
+    failures: u32,
+    /// No request before this instant (backoff, `Retry-After`, cooldown).
+    retry_at: Option<Instant>,
+    last_error: Option<Error>,
+    events: VecDeque<Event>,
+}
+
+impl TokenSource {
+    /// A machine for one (provider, credentials, scopes) triple.
+    ///
+    /// `seed` feeds the jitter generator; give each process a different one
+    /// (the drivers use the clock and the process id). Fails if the scopes
+    /// are not valid for the provider (e.g. two scopes for Markable).
+    pub fn new(
+        provider: Provider,
+        credentials: ClientCredentials,
+        scopes: Scopes,
+        policy: RefreshPolicy,
+        seed: u64,
+    ) -> Result<Self, Error> {
+        provider.check_scopes(&scopes)?;
+        Ok(Self {
+            provider,
+            credentials,
+            scopes,
+            policy,
+            rng: Rng::new(seed),
+            token: None,
+            refresh_at: None,
+            in_flight: None,
+            queued: None,
+            next_request: 0,
+            next_token: 0,
+            waiting: false,
+            waiting_failures: 0,
+            failures: 0,
+            retry_at: None,
+            last_error: None,
+            events: VecDeque::new(),
+        })
+    }
+
+    /// A caller wants a token at `now`.
+    ///
+    /// Call it on every cache miss, and whenever a caller reads a token that
+    /// is inside its refresh window (cheaply: [`TokenSource::is_refresh_due`]).
+    /// Then drain [`poll_transmit`](Self::poll_transmit) and
+    /// [`poll_event`](Self::poll_event). If a usable token exists, the caller
+    /// may use it at once; otherwise it waits for [`Event::TokenReady`] or
+    /// [`Event::Failed`].
+    pub fn handle_demand(&mut self, now: Instant) {
+        self.drop_unusable(now);
+        if self.token.is_some() {
+            if self.is_refresh_due(now) {
+                self.start_fetch(now);
+            }
+            return;
+        }
+        self.waiting = true;
+        if self.in_flight.is_some() {
+            return;
+        }
+        match self.retry_at {
+            Some(at) if at > now => {
+                let final_error = self.last_error.as_ref().is_some_and(|e| !e.is_retryable());
+                if final_error || at - now > self.policy.max_wait {
+                    let error = self.last_error_for_caller(at - now);
+                    self.fail_waiters(error);
+                }
+                // Otherwise the caller waits; poll_timeout reports `at`.
+            }
+            _ => self.start_fetch(now),
+        }
+    }
+
+    /// The request with `id` got `response` at `now` (monotonic) / `wall`
+    /// (wall clock, for `Retry-After` dates and absolute expiries).
+    ///
+    /// Hand over every status unchanged, 3xx/4xx/5xx included, and do not
+    /// follow redirects. A response for a request that is no longer in
+    /// flight is ignored.
+    pub fn handle_response(
+        &mut self,
+        id: RequestId,
+        response: http::Response<Vec<u8>>,
+        now: Instant,
+        wall: SystemTime,
+    ) {
+        let Some(flight) = self.take_in_flight(id) else {
+            return;
+        };
+        let cx = ResponseContext {
+            credentials: &self.credentials,
+            requested: &self.scopes,
+            wall,
+        };
+        let parsed = self.provider.parse_token_response(&response, cx);
+        match parsed.and_then(|r| self.install(r, flight.started, now, wall)) {
+            Ok(()) => {}
+            Err(e) => self.handle_failure(e, now),
+        }
+    }
+
+    /// The request with `id` failed without a complete response. `detail` is
+    /// the driver's description and must not contain secrets.
+    pub fn handle_transport_error(
+        &mut self,
+        id: RequestId,
+        kind: TransportErrorKind,
+        detail: &str,
+        now: Instant,
+    ) {
+        if self.take_in_flight(id).is_none() {
+            return;
+        }
+        let error = Error::Transport {
+            kind,
+            detail: crate::redact::Redactor::new([
+                self.credentials.client_secret().expose_secret(),
+                "",
+            ])
+            .text(&crate::redact::shorten(detail, 200)),
+        };
+        self.handle_failure(error, now);
+    }
+
+    /// Time has reached a deadline from [`poll_timeout`](Self::poll_timeout).
+    /// Calling it early or late is harmless: it acts on `now` only.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.drop_unusable(now);
+        if self.in_flight.is_some() || self.retry_at.is_some_and(|r| r > now) {
+            return;
+        }
+        if self.waiting || self.is_refresh_due(now) {
+            self.start_fetch(now);
+        }
+    }
+
+    /// The API rejected the token `id` (401 `invalid_token`). It is never
+    /// handed out again. A newer token is kept: the rejection is stale.
+    pub fn handle_invalidate(&mut self, id: TokenId, now: Instant) {
+        if self.token.as_ref().is_some_and(|t| t.id == id) {
+            self.token = None;
+            self.refresh_at = None;
+        }
+        self.drop_unusable(now);
+    }
+
+    /// Offers a token from a persistent cache (see [`Token::to_response`]).
+    /// It is taken only if no usable token is held and it is itself usable;
+    /// then [`Event::TokenReady`] follows. Returns whether it was taken.
+    pub fn handle_cached(&mut self, cached: TokenResponse, now: Instant, wall: SystemTime) -> bool {
+        self.drop_unusable(now);
+        if self.token.is_some() {
+            return false;
+        }
+        self.install(cached, now, now, wall).is_ok()
+    }
+
+    /// Replaces the credentials (a rotated secret). Clears a final failure
+    /// so the next demand tries again at once; keeps the current token.
+    pub fn handle_credentials(&mut self, credentials: ClientCredentials) {
+        self.credentials = credentials;
+        if self.last_error.as_ref().is_some_and(|e| !e.is_retryable()) {
+            self.last_error = None;
+            self.retry_at = None;
+            self.failures = 0;
+        }
+    }
+
+    /// The next request to send, if any. Call after every `handle_*` until
+    /// it returns `None`. At most one request is ever outstanding.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.queued.take()
+    }
+
+    /// The next event, if any. Call after every `handle_*` until `None`.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout) next: the end of a
+    /// backoff callers wait on, or the refresh time of the held token. `None`
+    /// while a request is in flight or nothing is scheduled.
+    ///
+    /// Its answer changes after every `handle_*` call.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.in_flight.is_some() {
+            return None;
+        }
+        let mut next: Option<Instant> = None;
+        if self.waiting {
+            next = self.retry_at;
+        }
+        if self.token.is_some() {
+            if let Some(refresh) = self.refresh_at {
+                let at = self.retry_at.map_or(refresh, |r| r.max(refresh));
+                next = Some(next.map_or(at, |n| n.min(at)));
+            }
+        }
+        next
+    }
+
+    /// The token, if one is usable at `now`. A pure query: it starts nothing.
+    #[must_use]
+    pub fn token(&self, now: Instant) -> Option<Arc<Token>> {
+        self.token.as_ref().filter(|t| t.is_usable(now)).cloned()
+    }
+
+    /// Whether a refresh should start at `now`: a usable token is held, its
+    /// refresh time has come, nothing is in flight and no backoff runs.
+    #[must_use]
+    pub fn is_refresh_due(&self, now: Instant) -> bool {
+        self.in_flight.is_none()
+            && self.token.is_some()
+            && self.refresh_at.is_some_and(|r| r <= now)
+            && self.retry_at.is_none_or(|r| r <= now)
+    }
+
+    /// When the held token should be refreshed, if it has a known expiry.
+    #[must_use]
+    pub fn refresh_at(&self) -> Option<Instant> {
+        self.token.as_ref().and(self.refresh_at)
+    }
+
+    /// Where the machine is at `now`.
+    #[must_use]
+    pub fn phase(&self, now: Instant) -> Phase {
+        let usable = self.token(now).is_some();
+        let backing_off = self.retry_at.is_some_and(|r| r > now);
+        match (usable, self.in_flight.is_some()) {
+            (false, true) => Phase::Fetching,
+            (true, true) => Phase::Refreshing,
+            _ if backing_off => Phase::BackingOff,
+            (true, false) if self.is_refresh_due(now) => Phase::Refreshing,
+            (true, false) => Phase::Fresh,
+            (false, false) => Phase::Empty,
+        }
+    }
+
+    /// The last error, kept until a token arrives.
+    #[must_use]
+    pub fn last_error(&self) -> Option<&Error> {
+        self.last_error.as_ref()
+    }
+
+    /// The provider this machine speaks to.
+    #[must_use]
+    pub fn provider(&self) -> &Provider {
+        &self.provider
+    }
+
+    /// The client credentials (the secret stays wrapped).
+    #[must_use]
+    pub fn credentials(&self) -> &ClientCredentials {
+        &self.credentials
+    }
+
+    /// The scopes asked for.
+    #[must_use]
+    pub fn scopes(&self) -> &Scopes {
+        &self.scopes
+    }
+
+    /// The policy in force.
+    #[must_use]
+    pub fn policy(&self) -> &RefreshPolicy {
+        &self.policy
+    }
+
+    fn take_in_flight(&mut self, id: RequestId) -> Option<InFlight> {
+        match self.in_flight {
+            Some(f) if f.id == id => {
+                self.in_flight = None;
+                // A transmit the driver never polled is void with its request.
+                self.queued = None;
+                Some(f)
+            }
+            _ => None,
+        }
+    }
+
+    fn drop_unusable(&mut self, now: Instant) {
+        if self.token.as_ref().is_some_and(|t| !t.is_usable(now)) {
+            self.token = None;
+            self.refresh_at = None;
+        }
+    }
+
+    fn start_fetch(&mut self, now: Instant) {
+        if self.in_flight.is_some() {
+            return;
+        }
+        match self.provider.token_request(&self.credentials, &self.scopes) {
+            Ok(request) => {
+                let id = RequestId(self.next_request);
+                self.next_request += 1;
+                self.in_flight = Some(InFlight { id, started: now });
+                self.queued = Some(Transmit { id, request });
+            }
+            Err(e) => self.handle_failure(e, now),
+        }
+    }
+
+    /// Dates a parsed response and makes it the held token. `started` is
+    /// when the request left: the server's clock started no earlier, so
+    /// counting from there errs on the safe side.
+    fn install(
+        &mut self,
+        response: TokenResponse,
+        started: Instant,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Result<(), Error> {
+        let stated = match response.lifetime {
+            Lifetime::ExpiresIn(d) => Some(d),
+            Lifetime::ExpiresAt(at) => {
+                // Date and expires_at come from the same clock when the
+                // server sends both; that cancels any skew with ours.
+                let reference = response.server_date.unwrap_or(wall);
+                match at.duration_since(reference) {
+                    Ok(d) if !d.is_zero() => Some(d),
+                    _ => return Err(already_expired()),
+                }
+            }
+            Lifetime::Unknown => self.policy.unknown_lifetime,
+        };
+        let lifetime = stated.map(|d| d.min(self.policy.max_lifetime));
+        let elapsed = now.saturating_duration_since(started);
+        let dating = match lifetime {
+            None => Dating {
+                issued_at: started,
+                expires_at: None,
+                usable_until: None,
+                expires_at_wall: None,
+            },
+            Some(l) => {
+                let margin = self.policy.safety_margin.min(l / 10);
+                let expires_at = started + l;
+                let usable_until = expires_at - margin;
+                if usable_until <= now {
+                    return Err(already_expired());
+                }
+                Dating {
+                    issued_at: started,
+                    expires_at: Some(expires_at),
+                    usable_until: Some(usable_until),
+                    expires_at_wall: wall.checked_sub(elapsed).and_then(|w| w.checked_add(l)),
+                }
+            }
+        };
+        self.refresh_at = match (lifetime, dating.usable_until) {
+            (Some(l), Some(usable_until)) => {
+                let ahead = self.policy.refresh_ahead.min(l / 4);
+                let jitter = ahead.mul_f64(self.policy.refresh_jitter * self.rng.unit());
+                let at = usable_until.checked_sub(ahead + jitter).unwrap_or(now);
+                Some(at.max(now))
+            }
+            _ => None,
+        };
+        let id = TokenId(self.next_token);
+        self.next_token += 1;
+        let token = Arc::new(Token::new(id, response, &self.scopes, dating)?);
+        self.token = Some(Arc::clone(&token));
+        self.failures = 0;
+        self.retry_at = None;
+        self.last_error = None;
+        self.waiting = false;
+        self.waiting_failures = 0;
+        self.events.push_back(Event::TokenReady(token));
+        Ok(())
+    }
+
+    fn handle_failure(&mut self, error: Error, now: Instant) {
+        let retryable = error.is_retryable();
+        let delay = if retryable {
+            self.failures = self.failures.saturating_add(1);
+            let mut d = backoff::delay(
+                self.policy.backoff_initial,
+                self.policy.backoff_max,
+                self.failures,
+                &mut self.rng,
+            );
+            if let Some(ra) = error.retry_after() {
+                d = d.max(ra.min(self.policy.max_retry_after));
+            }
+            d
+        } else {
+            self.policy.final_failure_cooldown
+        };
+        self.retry_at = Some(now + delay);
+        self.last_error = Some(error.clone());
+        if !self.waiting {
+            self.events.push_back(Event::RefreshFailed(error));
+            return;
+        }
+        if retryable {
+            self.waiting_failures += 1;
+        }
+        if !retryable
+            || self.waiting_failures > self.policy.waiting_retries
+            || delay > self.policy.max_wait
+        {
+            self.fail_waiters(error);
+        }
+    }
+
+    fn fail_waiters(&mut self, error: Error) {
+        self.waiting = false;
+        self.waiting_failures = 0;
+        self.events.push_back(Event::Failed(error));
+    }
+
+    /// The last error, with any `Retry-After` it carries brought up to date,
+    /// so a caller turned away during a backoff learns the remaining wait.
+    fn last_error_for_caller(&self, remaining: Duration) -> Error {
+        match self.last_error.clone() {
+            Some(Error::RateLimited { status, .. }) => Error::RateLimited {
+                status,
+                retry_after: Some(remaining),
+            },
+            Some(Error::Server {
+                status, excerpt, ..
+            }) => Error::Server {
+                status,
+                retry_after: Some(remaining),
+                excerpt,
+            },
+            Some(e) => e,
+            None => Error::Misuse("backing off without a recorded error".into()),
+        }
+    }
+}
+
+fn already_expired() -> Error {
+    Error::MalformedResponse {
+        status: http::StatusCode::OK,
+        reason: "the token expires before it could be used (its lifetime is shorter than the round trip, or its expiry is in the past; check the clocks)".into(),
+        excerpt: "[redacted]".into(),
+    }
+}
