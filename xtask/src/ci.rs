@@ -11,7 +11,14 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
     crate::run(cargo, &["fmt", "--all", "--", "--check"], &[])?;
     crate::run(
         cargo,
-        &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
         &[],
     )?;
     crate::run(cargo, &["test", "--workspace"], &[])?;
@@ -24,8 +31,6 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
     eprintln!("\nxtask ci: all checks passed");
     Ok(())
 }
-
-
 
 /// Fails if `cargo tree -p <package> -e normal` names any of `banned`.
 fn check_tree(cargo: &str, package: &str, banned: &[&str]) -> Result<(), String> {
