@@ -177,7 +177,7 @@ pub(crate) fn parse_token_response(
     }
     // 4xx: §5.2 says 400 (401 for invalid_client) with a JSON error object.
     if let Ok(obj) = json_object(response, &redactor) {
-        if let Some(Value::String(code)) = obj.get("error") {
+        if let Some(Value::String(code)) = obj.get("error").filter(|c| c.as_str() != Some("")) {
             return Err(Error::Rejected(oauth_error(&obj, code, status, &redactor)));
         }
     }

@@ -1,0 +1,180 @@
+//! Property tests of the response parsers: arbitrary bytes and arbitrary
+//! JSON never panic, and no error ever carries the client secret or the
+//! access token, even when the server echoes them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use auth_core::{
+    ClientAuth, ClientCredentials, Markable, OAuth2, Openverse, Provider, RateLimits,
+    ResponseContext, Scopes,
+};
+use proptest::prelude::*;
+use serde_json::{Map, Value};
+
+fn cases() -> u32 {
+    std::env::var("APIAUTH_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(2_000, |n: u32| n / 5)
+        .max(64)
+}
+
+fn providers() -> Vec<(Provider, Scopes)> {
+    vec![
+        (
+            OAuth2::new("https://as.example.com/token", ClientAuth::Basic)
+                .unwrap()
+                .into(),
+            "read".parse().unwrap(),
+        ),
+        (Openverse::cc_catalog().into(), Scopes::empty()),
+        (Markable::new().into(), "search".parse().unwrap()),
+    ]
+}
+
+const KEYS: &[&str] = &[
+    "access_token",
+    "token_type",
+    "expires_in",
+    "expires_at",
+    "scope",
+    "error",
+    "error_description",
+    "error_uri",
+    "data",
+    "errors",
+    "status",
+    "title",
+    "detail",
+    "client_id",
+    "client_secret",
+    "name",
+    "msg",
+    "verified",
+    "requests_today",
+];
+
+/// Arbitrary JSON built from the keys parsers look at, with the secret and
+/// the token sprinkled in as values.
+fn json(secret: String, token: String) -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        "\\PC{0,12}".prop_map(Value::String),
+        Just(Value::String(secret.clone())),
+        Just(Value::String(format!("your secret {secret} is wrong"))),
+        "(bearer|Bearer|mac|)".prop_map(Value::String),
+        "(default|search|read write|2026-11-22T18:25:43Z|3600|-1)".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(4, 48, 6, move |inner| {
+        let token = token.clone();
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            proptest::collection::vec((proptest::sample::select(KEYS), inner), 0..6).prop_map(
+                move |pairs| {
+                    let mut m = Map::new();
+                    for (k, v) in pairs {
+                        // The token only ever appears where a token belongs.
+                        let v = if k == "access_token" && v.is_string() {
+                            Value::String(token.clone())
+                        } else {
+                            v
+                        };
+                        m.insert(k.to_owned(), v);
+                    }
+                    Value::Object(m)
+                }
+            ),
+        ]
+    })
+}
+
+fn status() -> impl Strategy<Value = u16> {
+    prop_oneof![
+        Just(200u16),
+        Just(201),
+        Just(302),
+        Just(400),
+        Just(401),
+        Just(403),
+        Just(429),
+        Just(500),
+        Just(503),
+        100u16..600,
+    ]
+}
+
+fn check(body: Vec<u8>, status: u16, secret: &str, token: &str) -> Result<(), TestCaseError> {
+    let wall = UNIX_EPOCH + Duration::from_secs(1_795_371_943);
+    let creds = ClientCredentials::new("client-id", secret).unwrap();
+    let response = http::Response::builder()
+        .status(status)
+        .header("location", format!("https://x.invalid/?s={secret}"))
+        .header("retry-after", "Sun, 22 Nov 2026 18:30:00 GMT")
+        .body(body)
+        .unwrap();
+    for (p, scopes) in providers() {
+        let cx = ResponseContext {
+            credentials: &creds,
+            requested: &scopes,
+            wall,
+        };
+        if let Err(e) = p.parse_token_response(&response, cx) {
+            let text = format!("{e} {e:?}");
+            prop_assert!(!text.contains(secret), "secret leaked: {text}");
+            prop_assert!(!text.contains(token), "token leaked: {text}");
+        }
+    }
+    // Registration knows no secret beforehand; it must hide the one it was sent.
+    let ov = Openverse::cc_catalog();
+    let issued = serde_json::from_slice::<Value>(response.body())
+        .ok()
+        .and_then(|v| v.get("client_secret")?.as_str().map(str::to_owned))
+        .filter(|s| s == secret);
+    if let (Err(e), Some(issued)) = (ov.parse_registration_response(&response, wall), issued) {
+        let text = format!("{e} {e:?}");
+        prop_assert!(
+            !text.contains(&issued),
+            "issued secret leaked from registration: {text}"
+        );
+    }
+    let _ = ov.parse_key_status_response(&response, wall);
+    let _ = RateLimits::from_headers(response.headers(), wall);
+    let _: SystemTime = wall;
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic_or_leak(
+        secret in "[A-Za-z0-9]{16,32}",
+        token in "[A-Za-z0-9]{16,32}",
+        prefix in proptest::collection::vec(any::<u8>(), 0..64),
+        suffix in proptest::collection::vec(any::<u8>(), 0..64),
+        status in status(),
+    ) {
+        let mut body = prefix;
+        body.extend_from_slice(secret.as_bytes());
+        body.extend_from_slice(&suffix);
+        check(body, status, &secret, &token)?;
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics_or_leaks(
+        (secret, token, value) in ("[A-Za-z0-9]{16,32}", "[A-Za-z0-9]{16,32}")
+            .prop_flat_map(|(s, t)| (Just(s.clone()), Just(t.clone()), json(s, t))),
+        status in status(),
+        truncate in proptest::option::of(0usize..200),
+    ) {
+        let mut body = serde_json::to_vec(&value).unwrap();
+        if let Some(n) = truncate {
+            body.truncate(n);
+        }
+        check(body, status, &secret, &token)?;
+    }
+}
