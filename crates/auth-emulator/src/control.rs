@@ -1,0 +1,283 @@
+//! The synchronous control surface shared by [`crate::Emulator`],
+//! [`crate::BlockingEmulator`] and the admin HTTP API.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ClientSpec, OAuth2Methods, RateLimits, Scheme};
+use crate::error::EmulatorError;
+use crate::fault::{Endpoint, FaultPlan};
+use crate::state::{Client, Counters, Email, Shared};
+
+/// Runtime settings, as read by [`Control::config`] / `GET /_emulator/config`
+/// and changed by [`Control::apply`] / `POST /_emulator/config`.
+///
+/// Every field is optional when applying; only the given ones change.
+/// JSON form:
+/// `{"lifetimes_secs":{"oauth2":1},"latency_ms":{"oauth2_token":50},"rate_limits":{"anonymous":5,"unverified":10,"verified":100},
+///   "oauth2_methods":{"basic":true,"post":false},"markable_minimal_response":true}`.
+/// A latency of 0 removes that endpoint's latency.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ConfigPatch {
+    /// Token lifetime per scheme, in seconds (at least 1).
+    pub lifetimes_secs: BTreeMap<Scheme, u64>,
+    /// Added latency per endpoint, in milliseconds.
+    pub latency_ms: BTreeMap<Endpoint, u64>,
+    /// Openverse image search burst limits.
+    pub rate_limits: Option<RateLimits>,
+    /// Which client authentication methods `/oauth2/token` accepts.
+    pub oauth2_methods: Option<OAuth2Methods>,
+    /// Markable authorizations answer with only `access_token`.
+    pub markable_minimal_response: Option<bool>,
+}
+
+pub(crate) fn check_lifetime(lifetime: Duration) -> Result<(), EmulatorError> {
+    if lifetime < Duration::from_secs(1) {
+        return Err(EmulatorError::InvalidConfig(format!(
+            "token lifetime {lifetime:?} is under one second"
+        )));
+    }
+    Ok(())
+}
+
+/// A cheap, cloneable handle that steers a running emulator. Every method
+/// is synchronous and safe to call from async or blocking code; it takes a
+/// std mutex for a few microseconds and never waits on the network.
+#[derive(Debug, Clone)]
+pub struct Control {
+    shared: Arc<Shared>,
+}
+
+impl Control {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Control { shared }
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:40123` (no trailing slash).
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The address the emulator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// The base URL joined with `path`, which should start with `/`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.shared.base_url)
+    }
+
+    /// Adds a client, or replaces one with the same scheme and id (which
+    /// also lifts a revocation).
+    pub fn add_client(&self, spec: ClientSpec) -> Result<(), EmulatorError> {
+        if spec.client_id.is_empty() || spec.client_secret.is_empty() {
+            return Err(EmulatorError::InvalidConfig(
+                "client_id and client_secret must not be empty".to_owned(),
+            ));
+        }
+        if spec.scheme == Scheme::Markable {
+            if let Some(s) = spec
+                .scopes
+                .iter()
+                .find(|s| !matches!(s.as_str(), "default" | "search"))
+            {
+                return Err(EmulatorError::InvalidConfig(format!(
+                    "unknown markable scope {s}"
+                )));
+            }
+        }
+        let mut st = self.shared.lock();
+        st.clients.insert(
+            (spec.scheme, spec.client_id.clone()),
+            Client {
+                spec,
+                revoked: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// Revokes a client. Openverse: its tokens get 403 on the API (new
+    /// tokens are still issued, as on the real server). Markable and OAuth
+    /// 2.0: token requests get `invalid_client` and its tokens 401.
+    pub fn revoke(&self, scheme: Scheme, client_id: &str) -> Result<(), EmulatorError> {
+        let mut st = self.shared.lock();
+        match st.clients.get_mut(&(scheme, client_id.to_owned())) {
+            Some(c) => {
+                c.revoked = true;
+                Ok(())
+            }
+            None => Err(EmulatorError::UnknownClient {
+                scheme,
+                client_id: client_id.to_owned(),
+            }),
+        }
+    }
+
+    /// Marks an Openverse key verified or not, as following the emailed
+    /// link does.
+    pub fn set_verified(&self, client_id: &str, verified: bool) -> Result<(), EmulatorError> {
+        let mut st = self.shared.lock();
+        match st
+            .clients
+            .get_mut(&(Scheme::Openverse, client_id.to_owned()))
+        {
+            Some(c) => {
+                c.spec.verified = verified;
+                Ok(())
+            }
+            None => Err(EmulatorError::UnknownClient {
+                scheme: Scheme::Openverse,
+                client_id: client_id.to_owned(),
+            }),
+        }
+    }
+
+    /// Sets the lifetime of tokens issued from now on (at least one second).
+    pub fn set_lifetime(&self, scheme: Scheme, lifetime: Duration) -> Result<(), EmulatorError> {
+        check_lifetime(lifetime)?;
+        self.shared.lock().settings.lifetimes.set(scheme, lifetime);
+        Ok(())
+    }
+
+    /// Adds latency before every response of an endpoint; zero removes it.
+    pub fn set_latency(&self, endpoint: Endpoint, latency: Duration) {
+        let mut st = self.shared.lock();
+        if latency.is_zero() {
+            st.settings.latency.remove(&endpoint);
+        } else {
+            st.settings.latency.insert(endpoint, latency);
+        }
+    }
+
+    /// Sets the Openverse image search burst limits.
+    pub fn set_rate_limits(&self, limits: RateLimits) {
+        self.shared.lock().settings.rate_limits = limits;
+    }
+
+    /// Switches `client_secret_basic` / `client_secret_post` on `/oauth2/token`.
+    pub fn set_oauth2_methods(&self, methods: OAuth2Methods) {
+        self.shared.lock().settings.oauth2_methods = methods;
+    }
+
+    /// Makes Markable authorizations answer with only `access_token`, as
+    /// the seed shows.
+    pub fn set_markable_minimal_response(&self, minimal: bool) {
+        self.shared.lock().settings.markable_minimal_response = minimal;
+    }
+
+    /// Applies a settings patch; nothing changes if any value is invalid.
+    pub fn apply(&self, patch: &ConfigPatch) -> Result<(), EmulatorError> {
+        for secs in patch.lifetimes_secs.values() {
+            check_lifetime(Duration::from_secs(*secs))?;
+        }
+        let mut st = self.shared.lock();
+        for (scheme, secs) in &patch.lifetimes_secs {
+            st.settings
+                .lifetimes
+                .set(*scheme, Duration::from_secs(*secs));
+        }
+        for (endpoint, ms) in &patch.latency_ms {
+            if *ms == 0 {
+                st.settings.latency.remove(endpoint);
+            } else {
+                st.settings
+                    .latency
+                    .insert(*endpoint, Duration::from_millis(*ms));
+            }
+        }
+        if let Some(limits) = patch.rate_limits {
+            st.settings.rate_limits = limits;
+        }
+        if let Some(methods) = patch.oauth2_methods {
+            st.settings.oauth2_methods = methods;
+        }
+        if let Some(minimal) = patch.markable_minimal_response {
+            st.settings.markable_minimal_response = minimal;
+        }
+        Ok(())
+    }
+
+    /// The current settings, every field filled in.
+    pub fn config(&self) -> ConfigPatch {
+        let st = self.shared.lock();
+        let s = &st.settings;
+        ConfigPatch {
+            lifetimes_secs: Scheme::ALL
+                .iter()
+                .map(|sch| (*sch, s.lifetimes.get(*sch).as_secs()))
+                .collect(),
+            latency_ms: s
+                .latency
+                .iter()
+                .map(|(e, d)| (*e, u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+                .collect(),
+            rate_limits: Some(s.rate_limits),
+            oauth2_methods: Some(s.oauth2_methods),
+            markable_minimal_response: Some(s.markable_minimal_response),
+        }
+    }
+
+    /// Queues a fault plan after those already queued.
+    pub fn add_fault(&self, plan: FaultPlan) -> Result<(), EmulatorError> {
+        plan.validate()?;
+        self.shared.lock().faults.add(plan);
+        Ok(())
+    }
+
+    /// Drops every fault plan.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// The plans still in force, with `Next` counts as they stand now.
+    pub fn faults(&self) -> Vec<FaultPlan> {
+        self.shared.lock().faults.plans()
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> Counters {
+        self.shared.lock().counters.clone()
+    }
+
+    /// Zeroes the counters (including the in-flight maxima).
+    pub fn reset_counters(&self) {
+        self.shared.lock().counters = Counters::default();
+    }
+
+    /// Forgets every rate-limit window and daily count, so the next request
+    /// of every caller starts a fresh minute without sleeping.
+    pub fn reset_rate_limits(&self) {
+        self.shared.lock().reset_rate_limits();
+    }
+
+    /// Resets counters and rate limits and clears faults. Clients, tokens,
+    /// settings and the outbox stay.
+    pub fn reset(&self) {
+        let mut st = self.shared.lock();
+        st.counters = Counters::default();
+        st.reset_rate_limits();
+        st.faults.clear();
+    }
+
+    /// Every verification email sent so far, oldest first.
+    pub fn outbox(&self) -> Vec<Email> {
+        self.shared.lock().outbox.clone()
+    }
+
+    /// Makes every token issued so far expired, as if its lifetime had
+    /// passed, so expiry can be tested without waiting.
+    pub fn expire_tokens(&self) {
+        let now = Instant::now();
+        let mut st = self.shared.lock();
+        for token in st.tokens.values_mut() {
+            token.expires_at = token.expires_at.min(now);
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! A plain RFC 6749 §4.4 client credentials server and a protected resource.
+
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::config::Scheme;
+use crate::reply::Reply;
+use crate::server::RequestView;
+use crate::state::{BearerCheck, Shared, State};
+use crate::wire::{self, Authorization, WireError};
+
+pub(crate) fn token(shared: &Shared, req: &RequestView<'_>) -> Reply {
+    let mut st = shared.lock();
+    token_inner(&mut st, req)
+}
+
+/// How the client tried to authenticate.
+enum ClientAuth {
+    Basic { id: String, secret: String },
+    Post { id: String, secret: String },
+}
+
+fn token_inner(st: &mut State, req: &RequestView<'_>) -> Reply {
+    let bad = |d: &str| Reply::oauth_error(StatusCode::BAD_REQUEST, "invalid_request", d);
+    // §4.4.2: the request uses the form-urlencoded format.
+    if wire::media_type(req.headers).as_deref() != Some("application/x-www-form-urlencoded") {
+        return bad("content type must be application/x-www-form-urlencoded");
+    }
+    let form = match wire::parse_form(req.body) {
+        Ok(f) => f,
+        Err(WireError::Duplicate(p)) => return bad(&format!("parameter {p} repeated")),
+        Err(WireError::BadEncoding) => return bad("malformed form body"),
+    };
+    let Some(grant_type) = wire::form_get(&form, "grant_type") else {
+        return bad("grant_type is required");
+    };
+
+    let header = wire::authorization(req.headers);
+    let used_basic = matches!(
+        header,
+        Authorization::Basic { .. } | Authorization::Malformed { was_basic: true }
+    );
+    // §5.2: a client that tried HTTP Basic is told which scheme to use.
+    let invalid_client = |d: &str| {
+        let reply = Reply::oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", d);
+        if used_basic {
+            reply.header(WWW_AUTHENTICATE, "Basic realm=\"auth-emulator\"")
+        } else {
+            reply
+        }
+    };
+    let form_id = wire::form_get(&form, "client_id");
+    let form_secret = wire::form_get(&form, "client_secret");
+    let auth = match header {
+        Authorization::Basic { id, secret } => {
+            // §2.3: a client MUST NOT use more than one method per request.
+            if form_secret.is_some() {
+                return bad("more than one client authentication method");
+            }
+            if form_id.is_some_and(|f| f != id) {
+                return bad("client_id does not match the Authorization header");
+            }
+            ClientAuth::Basic { id, secret }
+        }
+        Authorization::Malformed { was_basic: true } => {
+            return invalid_client("malformed Basic credentials");
+        }
+        _ => match (form_id, form_secret) {
+            (Some(id), Some(secret)) => ClientAuth::Post {
+                id: id.to_owned(),
+                secret: secret.to_owned(),
+            },
+            _ => return invalid_client("client authentication required"),
+        },
+    };
+    let methods = st.settings.oauth2_methods;
+    let (id, secret) = match auth {
+        ClientAuth::Basic { .. } if !methods.basic => {
+            return invalid_client("client_secret_basic is not enabled")
+        }
+        ClientAuth::Post { .. } if !methods.post => {
+            return invalid_client("client_secret_post is not enabled")
+        }
+        ClientAuth::Basic { id, secret } | ClientAuth::Post { id, secret } => (id, secret),
+    };
+    st.count_client_token_request(Scheme::Oauth2, &id);
+    let (allowed, defaults, grant_allowed) = match st.authenticate(Scheme::Oauth2, &id, &secret) {
+        Some(c) if !c.revoked => (
+            c.spec.scopes.clone(),
+            c.spec.default_scopes.clone(),
+            c.spec.grant_allowed,
+        ),
+        _ => return invalid_client("client authentication failed"),
+    };
+    if grant_type != "client_credentials" {
+        return Reply::oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "only client_credentials is supported",
+        );
+    }
+    if !grant_allowed {
+        return Reply::oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "this client may not use the client_credentials grant",
+        );
+    }
+    let requested: Vec<String> = wire::form_get(&form, "scope")
+        .map(|s| {
+            s.split(' ')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    // §3.3: an empty request gets the client's defaults; anything outside the
+    // allowed set is refused rather than silently narrowed, so tests see it.
+    let granted = if requested.is_empty() {
+        defaults
+    } else if let Some(bad_scope) = requested.iter().find(|s| !allowed.contains(s)) {
+        return Reply::oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            &format!("scope {bad_scope} is not allowed for this client"),
+        );
+    } else {
+        requested
+    };
+    let scope = granted.join(" ");
+    let (token, lifetime) = st.issue_token(Scheme::Oauth2, &id, granted, 40);
+    tracing::info!(client_id = %id, scope = %scope, "issued oauth2 token");
+    Reply::ok(json!({
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": lifetime.as_secs(),
+        "scope": scope,
+    }))
+    .no_store()
+}
+
+pub(crate) fn resource(shared: &Shared, req: &RequestView<'_>) -> Reply {
+    let st = shared.lock();
+    let token = match wire::authorization(req.headers) {
+        Authorization::Bearer(t) => t,
+        Authorization::None => {
+            return Reply::bearer_required(json!({ "error": "invalid_request" }))
+        }
+        _ => {
+            return Reply::bearer_required(json!({
+                "error": "invalid_request",
+                "error_description": "expected a Bearer token",
+            }))
+        }
+    };
+    let (client_id, scopes) = match st.bearer(Scheme::Oauth2, &token) {
+        BearerCheck::Valid(record, _) => (record.client_id.clone(), record.scopes.clone()),
+        BearerCheck::Unknown | BearerCheck::Expired | BearerCheck::Revoked => {
+            return Reply::invalid_token(json!({
+                "error": "invalid_token",
+                "error_description": "the access token is invalid or expired",
+            }))
+        }
+    };
+    // RFC 6750 §3.1: `?require=<scope>` lets tests provoke insufficient_scope.
+    if let Some(need) = req.query_param("require") {
+        if !scopes.contains(&need) {
+            return Reply::json(
+                StatusCode::FORBIDDEN,
+                json!({ "error": "insufficient_scope", "scope": need }),
+            )
+            .header(
+                WWW_AUTHENTICATE,
+                &format!("Bearer error=\"insufficient_scope\", scope=\"{need}\""),
+            );
+        }
+    }
+    Reply::ok(json!({ "client_id": client_id, "scope": scopes.join(" ") }))
+}
