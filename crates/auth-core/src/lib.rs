@@ -89,6 +89,7 @@ pub mod provider;
 pub mod redact;
 mod scope;
 mod secret;
+pub mod store;
 mod token;
 pub mod wire;
 
@@ -100,4 +101,5 @@ pub use provider::openverse::{KeyStatus, RateLimit, RateLimits, RegisteredClient
 pub use provider::{ClientAuth, Markable, OAuth2, Openverse, Provider, ResponseContext};
 pub use scope::{MarkableScope, Scope, Scopes};
 pub use secret::{AccessToken, ClientSecret};
+pub use store::{CacheKey, StoredToken};
 pub use token::{Lifetime, PublishableToken, Token, TokenId, TokenResponse, TokenType};
