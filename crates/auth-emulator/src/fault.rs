@@ -328,7 +328,7 @@ impl FaultBook {
             }
             match active.plan.fault {
                 Fault::Latency { ms } => {
-                    decision.latency += Duration::from_millis(ms);
+                    decision.latency = decision.latency.saturating_add(Duration::from_millis(ms));
                 }
                 ref other => decision.fault = Some(other.clone()),
             }

@@ -25,14 +25,25 @@ const EMAIL_MAX: usize = 254;
 const SCOPE: &str = "read write groups";
 
 pub(crate) fn register(shared: &Shared, req: &RequestView<'_>) -> Reply {
-    let body: Value = match serde_json::from_slice(req.body) {
+    // DRF's default parsers take form bodies as well as JSON.
+    let is_form =
+        wire::media_type(req.headers).as_deref() == Some("application/x-www-form-urlencoded");
+    let parsed = if is_form {
+        wire::parse_form(req.body)
+            .map(|form| {
+                Value::Object(
+                    form.into_iter()
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect(),
+                )
+            })
+            .map_err(|_| "Malformed form data.".to_owned())
+    } else {
+        serde_json::from_slice(req.body).map_err(|e| format!("JSON parse error - {e}"))
+    };
+    let body = match parsed {
         Ok(v) => v,
-        Err(e) => {
-            return Reply::json(
-                StatusCode::BAD_REQUEST,
-                json!({ "detail": format!("JSON parse error - {e}") }),
-            )
-        }
+        Err(detail) => return Reply::json(StatusCode::BAD_REQUEST, json!({ "detail": detail })),
     };
     let Some(fields) = body.as_object() else {
         return Reply::json(

@@ -171,7 +171,7 @@ async fn dispatch(
         shared: &app,
         scheme: endpoint.token_scheme(),
     };
-    let delay = latency + decision.latency;
+    let delay = latency.saturating_add(decision.latency);
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
@@ -204,12 +204,12 @@ async fn dispatch(
         app.lock().count_rejected();
     }
     tracing::debug!(endpoint = %endpoint, status = reply.status.as_u16(), "answered");
-    render(endpoint, reply, fault.as_ref())
+    render(reply, fault.as_ref().map(|f| (endpoint, f)))
 }
 
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
-        render(Endpoint::Oauth2Resource, self, None)
+        render(self, None)
     }
 }
 
@@ -300,18 +300,20 @@ fn huge_body() -> Bytes {
     .clone()
 }
 
-/// Turns a handler's reply into a response, bent by a non-replacing fault.
-fn render(endpoint: Endpoint, reply: Reply, fault: Option<&Fault>) -> Response {
+/// Turns a handler's reply into a response, bent by a non-replacing fault
+/// planned for the endpoint that produced it.
+fn render(reply: Reply, fault: Option<(Endpoint, &Fault)>) -> Response {
     let Reply {
         status,
         mut headers,
         mut body,
     } = reply;
-    if let Some(f) = fault.filter(|f| f.is_token_shape()) {
-        if status.is_success() {
+    if let Some((endpoint, f)) = fault {
+        if f.is_token_shape() && status.is_success() {
             shape_token(endpoint, &mut body, f);
         }
     }
+    let fault = fault.map(|(_, f)| f);
     let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
     let ctype = if matches!(fault, Some(Fault::WrongContentType)) {
         "text/plain; charset=utf-8"

@@ -297,7 +297,7 @@ impl State {
                 scheme,
                 client_id: client_id.to_owned(),
                 scopes,
-                expires_at: now + lifetime,
+                expires_at: far_or(now.checked_add(lifetime), now),
             },
         );
         self.counters
@@ -339,5 +339,17 @@ pub(crate) enum BearerCheck<'a> {
 
 /// Wall-clock time `lifetime` from now, for `expires_at` fields.
 pub(crate) fn wall_clock_after(lifetime: Duration) -> SystemTime {
-    SystemTime::now() + lifetime
+    let now = SystemTime::now();
+    now.checked_add(lifetime)
+        .or_else(|| now.checked_add(CENTURY))
+        .unwrap_or(now)
+}
+
+/// Stands in for "never" when a configured lifetime is too large to add.
+const CENTURY: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// `sum` if it did not overflow, else a century after `base` (or `base`
+/// itself on a platform where even that overflows).
+fn far_or(sum: Option<Instant>, base: Instant) -> Instant {
+    sum.or_else(|| base.checked_add(CENTURY)).unwrap_or(base)
 }

@@ -286,3 +286,25 @@ async fn resource_checks_the_bearer_token() {
         .unwrap()
         .contains("invalid_token"));
 }
+
+#[tokio::test]
+async fn absurd_lifetimes_do_not_panic() {
+    let emu = emu().await;
+    emu.set_lifetime(Scheme::Oauth2, Duration::MAX).unwrap();
+    emu.set_lifetime(Scheme::Markable, Duration::MAX).unwrap();
+    let (status, _, body) = post_basic(&emu, ID, SECRET, "grant_type=client_credentials").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["expires_in"], u64::MAX);
+    let resp = http()
+        .post(emu.url("/auth/client/authorize"))
+        .body(
+            serde_json::json!({"data": {"client_id": demo::MARKABLE_CLIENT_ID, "client_secret": demo::MARKABLE_CLIENT_SECRET}})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = json(resp).await;
+    assert_eq!(status, 200);
+    assert!(body["data"]["expires_at"].as_str().unwrap().ends_with('Z'));
+}
