@@ -30,8 +30,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    // INFO, not DEBUG: dependencies' debug output could include headers.
     let level = if args.verbose {
-        tracing::Level::DEBUG
+        tracing::Level::INFO
     } else {
         tracing::Level::WARN
     };

@@ -203,7 +203,7 @@ async fn dispatch(
     if reply.status.is_client_error() {
         app.lock().count_rejected();
     }
-    tracing::debug!(endpoint = %endpoint, status = reply.status.as_u16(), "answered");
+    tracing::info!(endpoint = %endpoint, status = reply.status.as_u16(), "answered");
     render(reply, fault.as_ref().map(|f| (endpoint, f)))
 }
 
