@@ -1,0 +1,393 @@
+//! `cargo xtask demo`: the emulator plus every flow, narrated.
+//!
+//! Each step prints what happened, the HTTP status and the time taken, and
+//! the run exits non-zero if any step misbehaves. Secrets print as
+//! `[redacted]`; the one token printed in full is a Markable `search` token,
+//! which exists to be published.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use auth_core::{
+    ClientAuth, ClientCredentials, Markable, OAuth2, Openverse, RefreshPolicy, Registration,
+};
+use auth_emulator::{demo, Emulator, EmulatorConfig, Endpoint, Fault, FaultPlan, Scheme};
+use auth_reqwest::{SearchTokenProvider, TokenProvider};
+
+type StepResult = Result<String, String>;
+
+struct Narrator {
+    failures: u32,
+    started: Instant,
+}
+
+impl Narrator {
+    fn section(&self, title: &str) {
+        println!("\n== {title}");
+    }
+
+    async fn step<F>(&mut self, what: &str, f: F)
+    where
+        F: Future<Output = StepResult>,
+    {
+        let t = Instant::now();
+        let result = f.await;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        match result {
+            Ok(detail) => println!("  ok   {what:<52} {detail} ({ms:.0} ms)"),
+            Err(why) => {
+                self.failures += 1;
+                println!("  FAIL {what:<52} {why} ({ms:.0} ms)");
+            }
+        }
+    }
+}
+
+fn check(ok: bool, detail: impl Into<String>) -> StepResult {
+    let detail = detail.into();
+    if ok {
+        Ok(detail)
+    } else {
+        Err(detail)
+    }
+}
+
+fn e<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+pub(crate) fn run(_args: &[String]) -> Result<(), String> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(e)?;
+    let failures = rt.block_on(run_async())?;
+    if failures == 0 {
+        println!("\ndemo: every step behaved");
+        Ok(())
+    } else {
+        Err(format!("{failures} demo step(s) misbehaved"))
+    }
+}
+
+async fn run_async() -> Result<u32, String> {
+    let emu = Emulator::start(EmulatorConfig::default())
+        .await
+        .map_err(e)?;
+    let mut n = Narrator {
+        failures: 0,
+        started: Instant::now(),
+    };
+    println!(
+        "apiauth demo — emulator on {} (loopback only)",
+        emu.base_url()
+    );
+
+    openverse(&mut n, &emu).await?;
+    markable(&mut n, &emu).await?;
+    oauth2(&mut n, &emu).await?;
+    faults(&mut n, &emu).await?;
+
+    println!("\ntotal {:.1} s", n.started.elapsed().as_secs_f64());
+    Ok(n.failures)
+}
+
+async fn openverse(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
+    n.section("CC Catalog / Openverse: register, verify, exchange, call");
+    let openverse = Openverse::with_base(emu.base_url()).map_err(e)?;
+    let mut creds: Option<ClientCredentials> = None;
+    n.step("register a client", async {
+        let c = auth_reqwest::register(
+            &openverse,
+            &Registration::new("apiauth demo", "Shows every flow", "demo@example.org"),
+        )
+        .await
+        .map_err(e)?;
+        let detail = format!(
+            "201 client_id={} client_secret={:?}",
+            c.credentials.client_id(),
+            c.credentials.client_secret()
+        );
+        creds = Some(c.credentials);
+        Ok(detail)
+    })
+    .await;
+    let creds = creds.ok_or("registration failed; the rest of this flow needs its client")?;
+
+    let outbox = emu.outbox();
+    let mail = outbox
+        .iter()
+        .find(|m| m.client_id == creds.client_id())
+        .cloned();
+    n.step("read the verification email from the outbox", async {
+        let m = mail.as_ref().ok_or("no email")?;
+        Ok(format!("to {} — “{}”", m.to, m.subject))
+    })
+    .await;
+
+    let provider = TokenProvider::builder(openverse.clone(), creds.clone())
+        .build()
+        .map_err(e)?;
+    n.step("exchange the credentials for a token", async {
+        let t = provider.token().await.map_err(e)?;
+        Ok(format!(
+            "200 Bearer [redacted], scope “{}”, {} s left",
+            t.granted_scopes(),
+            t.remaining(Instant::now()).map_or(0, |d| d.as_secs())
+        ))
+    })
+    .await;
+
+    let images = |p: &TokenProvider| {
+        let p = p.clone();
+        let url = emu.url("/v1/images/?q=test");
+        async move {
+            let mut ok = 0u32;
+            for _ in 0..200 {
+                let req = reqwest::Client::new().get(&url).build().map_err(e)?;
+                let r = p.send(req).await.map_err(e)?;
+                if r.status() == 429 {
+                    let after = r
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("?")
+                        .to_owned();
+                    return Ok::<_, String>((
+                        ok,
+                        format!("429 after {ok} calls, Retry-After {after} s"),
+                    ));
+                }
+                ok += 1;
+            }
+            Ok((ok, format!("200 × {ok}, never throttled")))
+        }
+    };
+    let mut unverified = 0;
+    n.step(
+        "call the API before verifying (throttled like anonymous)",
+        async {
+            let (ok, detail) = images(&provider).await?;
+            unverified = ok;
+            let limits = provider
+                .last_rate_limits()
+                .and_then(|l| {
+                    l.tightest()
+                        .map(|t| format!(" [{}: {}]", t.scope, t.limit.clone().unwrap_or_default()))
+                })
+                .unwrap_or_default();
+            Ok(format!("{detail}{limits}"))
+        },
+    )
+    .await;
+
+    n.step("follow the verification link", async {
+        let m = mail.as_ref().ok_or("no email")?;
+        let r = reqwest::get(&m.link).await.map_err(e)?;
+        check(r.status().is_success(), format!("{}", r.status().as_u16()))
+    })
+    .await;
+    emu.reset_rate_limits();
+    n.step("key status shows the key verified", async {
+        let s = provider.key_status().await.map_err(e)?;
+        check(
+            s.verified == Some(true),
+            format!(
+                "verified={:?} model={} today={}",
+                s.verified,
+                s.rate_limit_model.unwrap_or_default(),
+                s.requests_today.unwrap_or(0)
+            ),
+        )
+    })
+    .await;
+    n.step("call the API again: higher rate limit", async {
+        let (ok, detail) = images(&provider).await?;
+        check(ok > unverified, format!("{detail} (was {unverified})"))
+    })
+    .await;
+
+    emu.set_lifetime(Scheme::Openverse, Duration::from_secs(2))
+        .map_err(e)?;
+    let short = TokenProvider::builder(openverse, creds)
+        .build()
+        .map_err(e)?;
+    n.step("let a 2 s token expire and watch it renew", async {
+        let first = short.token().await.map_err(e)?;
+        let start = Instant::now();
+        let mut renewals = 0;
+        let mut last = first.id();
+        while start.elapsed() < Duration::from_millis(4500) {
+            let t = short.token().await.map_err(e)?;
+            if t.id() != last {
+                renewals += 1;
+                last = t.id();
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        check(
+            renewals >= 2,
+            format!("{renewals} background renewals in 4.5 s, no caller waited or failed"),
+        )
+    })
+    .await;
+    emu.set_lifetime(Scheme::Openverse, Duration::from_secs(36_000))
+        .map_err(e)?;
+    Ok(())
+}
+
+async fn markable(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
+    n.section("Markable Lens: private default token, publishable search token");
+    let markable = Markable::with_base(emu.base_url()).map_err(e)?;
+    let creds = ClientCredentials::new(demo::MARKABLE_CLIENT_ID, demo::MARKABLE_CLIENT_SECRET)
+        .map_err(e)?;
+    let private = TokenProvider::builder(markable.clone(), creds.clone())
+        .scopes("default".parse().map_err(e)?)
+        .build()
+        .map_err(e)?;
+    n.step("authorize with scope default (must stay private)", async {
+        let t = private.token().await.map_err(e)?;
+        check(
+            t.publishable().is_none(),
+            "200 Bearer [redacted]; no publish door for this token",
+        )
+    })
+    .await;
+    n.step("create a catalog with the default token", async {
+        let req = reqwest::Client::new()
+            .post(emu.url("/api/v1/catalogs"))
+            .header("content-type", "application/json")
+            .body(r#"{"name":"demo"}"#)
+            .build()
+            .map_err(e)?;
+        let r = private.send(req).await.map_err(e)?;
+        check(r.status().is_success(), r.status().as_u16().to_string())
+    })
+    .await;
+    let search = SearchTokenProvider::new(TokenProvider::builder(markable, creds)).map_err(e)?;
+    n.step("authorize with scope search and publish it", async {
+        let p = search.publishable_token().await.map_err(e)?;
+        Ok(format!("200 publishable token: {p}"))
+    })
+    .await;
+    n.step("search with the published token", async {
+        let req = reqwest::Client::new()
+            .get(emu.url("/api/v1/search?q=shoes"))
+            .build()
+            .map_err(e)?;
+        let r = search.send(req).await.map_err(e)?;
+        check(r.status() == 200, r.status().as_u16().to_string())
+    })
+    .await;
+    n.step("a write with the search token is refused", async {
+        let req = reqwest::Client::new()
+            .post(emu.url("/api/v1/catalogs"))
+            .header("content-type", "application/json")
+            .body(r#"{"name":"demo"}"#)
+            .build()
+            .map_err(e)?;
+        let r = search.send(req).await.map_err(e)?;
+        check(
+            r.status() == 403,
+            format!("{} as it should be", r.status().as_u16()),
+        )
+    })
+    .await;
+    Ok(())
+}
+
+async fn oauth2(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
+    n.section("Plain OAuth 2.0 client credentials (RFC 6749 §4.4)");
+    let url = emu.url("/oauth2/token");
+    let creds =
+        ClientCredentials::new(demo::OAUTH2_CLIENT_ID, demo::OAUTH2_CLIENT_SECRET).map_err(e)?;
+    for auth in [ClientAuth::Basic, ClientAuth::Post] {
+        let p = TokenProvider::builder(OAuth2::new(&url, auth).map_err(e)?, creds.clone())
+            .scopes("read write".parse().map_err(e)?)
+            .build()
+            .map_err(e)?;
+        n.step(&format!("token with {}", auth.as_str()), async {
+            let t = p.token().await.map_err(e)?;
+            let req = reqwest::Client::new()
+                .get(emu.url("/oauth2/resource"))
+                .build()
+                .map_err(e)?;
+            let r = p.send(req).await.map_err(e)?;
+            check(
+                r.status() == 200,
+                format!(
+                    "200 scope “{}”; resource {}",
+                    t.granted_scopes(),
+                    r.status().as_u16()
+                ),
+            )
+        })
+        .await;
+    }
+    let greedy = TokenProvider::builder(OAuth2::new(&url, ClientAuth::Basic).map_err(e)?, creds)
+        .scopes("read root".parse().map_err(e)?)
+        .build()
+        .map_err(e)?;
+    n.step("ask for a scope the client may not have", async {
+        match greedy.token().await {
+            Ok(_) => Err("the server granted a forbidden scope".into()),
+            Err(err) => check(
+                err.to_string().contains("invalid_scope"),
+                format!("typed error: {err}"),
+            ),
+        }
+    })
+    .await;
+    Ok(())
+}
+
+async fn faults(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
+    n.section("A fault burst on the token endpoint");
+    let creds =
+        ClientCredentials::new(demo::OAUTH2_CLIENT_ID, demo::OAUTH2_CLIENT_SECRET).map_err(e)?;
+    let p = TokenProvider::builder(
+        OAuth2::new(&emu.url("/oauth2/token"), ClientAuth::Basic).map_err(e)?,
+        creds,
+    )
+    .policy(RefreshPolicy::default().with_waiting_retries(3))
+    .build()
+    .map_err(e)?;
+    emu.clear_faults();
+    let before = emu
+        .counters()
+        .requests
+        .get(&Endpoint::Oauth2Token)
+        .copied()
+        .unwrap_or(0);
+    for fault in [
+        Fault::ServerError {
+            status: 503,
+            retry_after_secs: None,
+        },
+        Fault::ConnectionReset,
+        Fault::Html,
+    ] {
+        emu.add_fault(FaultPlan::next(Endpoint::Oauth2Token, fault, 1))
+            .map_err(e)?;
+    }
+    n.step("503, a reset and an HTML page, then recovery", async {
+        let t = p.token().await.map_err(e)?;
+        let after = emu
+            .counters()
+            .requests
+            .get(&Endpoint::Oauth2Token)
+            .copied()
+            .unwrap_or(0);
+        check(
+            t.is_usable(Instant::now()),
+            format!(
+                "token after {} requests, backing off between them",
+                after - before
+            ),
+        )
+    })
+    .await;
+    emu.clear_faults();
+    Ok(())
+}
