@@ -4,6 +4,8 @@ use crate::output;
 
 /// Crates that must never appear in a sans-IO crate's normal dependency tree.
 const IO_CRATES: &[&str] = &["tokio", "reqwest", "ureq", "hyper", "mio", "socket2"];
+/// Crates the blocking driver must not pull in: it promises no tokio.
+const ASYNC_CRATES: &[&str] = &["tokio", "hyper", "mio", "reqwest"];
 
 pub(crate) fn run(_args: &[String]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
@@ -15,6 +17,7 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
             "clippy",
             "--workspace",
             "--all-targets",
+            "--all-features",
             "--",
             "-D",
             "warnings",
@@ -22,12 +25,31 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
         &[],
     )?;
     crate::run(cargo, &["test", "--workspace"], &[])?;
+    // Feature-gated integrations are tests too.
     crate::run(
         cargo,
-        &["doc", "--workspace", "--no-deps"],
+        &[
+            "test",
+            "-p",
+            "auth-reqwest",
+            "--features",
+            "middleware",
+            "--test",
+            "middleware",
+        ],
+        &[],
+    )?;
+    crate::run(
+        cargo,
+        &["doc", "--workspace", "--no-deps", "--all-features"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     check_tree(cargo, "auth-core", IO_CRATES)?;
+    if crate::workspace_root().join("crates/auth-ureq").exists() {
+        check_tree(cargo, "auth-ureq", ASYNC_CRATES)?;
+    }
+    // The demo is the project's main job: it must keep running end to end.
+    crate::run(cargo, &["xtask", "demo"], &[])?;
     eprintln!("\nxtask ci: all checks passed");
     Ok(())
 }
@@ -39,16 +61,18 @@ fn check_tree(cargo: &str, package: &str, banned: &[&str]) -> Result<(), String>
         cargo,
         &["tree", "-p", package, "-e", "normal", "--prefix", "none"],
     )?;
-    let found: Vec<&str> = tree
+    let mut found: Vec<&str> = tree
         .lines()
         .filter_map(|line| line.split_whitespace().next())
         .filter(|name| banned.contains(name))
         .collect();
+    found.dedup();
     if found.is_empty() {
+        eprintln!("ok: none of them");
         Ok(())
     } else {
         Err(format!(
-            "{package} must stay free of IO crates, but its dependency tree contains {found:?}"
+            "{package} must stay free of {banned:?}, but its dependency tree contains {found:?}"
         ))
     }
 }
