@@ -1,0 +1,86 @@
+//! Markable Lens: the `search` scope, whose token may be published.
+
+use std::ops::Deref;
+
+use auth_core::{MarkableScope, Provider, PublishableToken, Scopes};
+
+use crate::{Error, TokenProvider, TokenProviderBuilder};
+
+/// A [`TokenProvider`] for Markable's `search` scope, the one whose token
+/// may be shown to the world (embedded in a web page, say).
+///
+/// Only this type has [`publishable_token`](Self::publishable_token); a
+/// plain [`TokenProvider`] cannot publish a token, so a `default`-scoped
+/// token (which allows every operation) cannot leak through that door.
+/// Everything else (`token`, `send`, …) is reached through `Deref`.
+///
+/// ```no_run
+/// use auth_core::{ClientCredentials, Markable};
+/// use auth_ureq::{SearchTokenProvider, TokenProvider};
+///
+/// let credentials = ClientCredentials::new("my-client", "my-secret")?;
+/// let search = SearchTokenProvider::new(TokenProvider::builder(Markable::new(), credentials))?;
+/// let public = search.publishable_token()?;
+/// println!("<meta name=\"markable-token\" content=\"{public}\">");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct SearchTokenProvider {
+    tokens: TokenProvider,
+}
+
+impl SearchTokenProvider {
+    /// Builds from a builder for a [`auth_core::Markable`] provider, asking
+    /// for the `search` scope. Fails if the provider is not Markable or the
+    /// builder was given other scopes.
+    pub fn new(builder: TokenProviderBuilder) -> Result<Self, Error> {
+        builder.build_search()
+    }
+
+    /// A token value that may be published. Fetches one if needed.
+    pub fn publishable_token(&self) -> Result<PublishableToken, Error> {
+        let token = self.tokens.token()?;
+        token.publishable().ok_or_else(|| {
+            // The server granted something other than `search` alone.
+            Error::misuse(format!(
+                "the server granted `{}`, not `search` alone; this token must not be published",
+                token.granted_scopes()
+            ))
+        })
+    }
+
+    /// The underlying provider.
+    #[must_use]
+    pub fn provider(&self) -> &TokenProvider {
+        &self.tokens
+    }
+}
+
+impl Deref for SearchTokenProvider {
+    type Target = TokenProvider;
+
+    fn deref(&self) -> &TokenProvider {
+        &self.tokens
+    }
+}
+
+impl TokenProviderBuilder {
+    /// Builds a [`SearchTokenProvider`]: Markable only, scope `search`.
+    pub fn build_search(self) -> Result<SearchTokenProvider, Error> {
+        if !matches!(self.provider_ref(), Provider::Markable(_)) {
+            return Err(Error::config(format!(
+                "a search token provider needs a Markable provider, not {}",
+                self.provider_ref().kind()
+            )));
+        }
+        let search = Scopes::from(MarkableScope::Search);
+        if let Some(other) = self.scopes_ref().filter(|s| **s != search) {
+            return Err(Error::config(format!(
+                "a search token provider asks for `search` only, not `{other}`"
+            )));
+        }
+        Ok(SearchTokenProvider {
+            tokens: self.build_with(Some(search))?,
+        })
+    }
+}

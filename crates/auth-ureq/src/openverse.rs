@@ -1,0 +1,95 @@
+//! CC Catalog / Openverse: self-registration and key status.
+//!
+//! Requests and parsers come from [`auth_core::Openverse`]; this module only
+//! sends them, with the same rules as token requests (no redirects, capped
+//! bodies, timeouts).
+
+use std::time::SystemTime;
+
+use auth_core::{KeyStatus, Openverse, Provider, RegisteredClient, Registration};
+
+use crate::transport::{
+    Transport, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
+};
+use crate::{Error, TokenProvider};
+
+/// Registers a new client with a CC Catalog / Openverse deployment.
+///
+/// The answer holds the new client secret, shown this once: store it. The
+/// key is throttled like an anonymous caller until its owner follows the
+/// link in the verification email.
+///
+/// Uses an agent with the default transport settings (10 s connect, 30 s
+/// total, 64 KiB body cap, no redirects).
+pub fn register(
+    openverse: &Openverse,
+    registration: &Registration,
+) -> Result<RegisteredClient, Error> {
+    let transport = Transport::for_auth(
+        DEFAULT_CONNECT_TIMEOUT,
+        DEFAULT_TIMEOUT,
+        DEFAULT_MAX_BODY_BYTES,
+    );
+    register_via(&transport, openverse, registration)
+}
+
+/// Like [`register`], over a caller's agent (for a proxy or custom TLS
+/// roots). Redirects are still not followed and error statuses still reach
+/// the parser, whatever the agent is configured to do; the agent's
+/// timeouts apply.
+pub fn register_with_agent(
+    agent: &ureq::Agent,
+    openverse: &Openverse,
+    registration: &Registration,
+) -> Result<RegisteredClient, Error> {
+    let transport = Transport::for_auth_with(agent.clone(), DEFAULT_MAX_BODY_BYTES);
+    register_via(&transport, openverse, registration)
+}
+
+fn register_via(
+    transport: &Transport,
+    openverse: &Openverse,
+    registration: &Registration,
+) -> Result<RegisteredClient, Error> {
+    let request = openverse.register_request(registration)?;
+    let span = tracing::info_span!("apiauth_register", url = %request.uri());
+    let _entered = span.enter();
+    let response = transport.exchange(request).map_err(|f| Error::Transport {
+        kind: f.kind,
+        detail: f.detail,
+    })?;
+    tracing::debug!(status = response.status().as_u16(), "registration answered");
+    Ok(openverse.parse_registration_response(&response, SystemTime::now())?)
+}
+
+impl TokenProvider {
+    /// The key's standing (`GET /v1/rate_limit/`): requests made, rate-limit
+    /// model, whether the owner verified the email.
+    ///
+    /// Only for an Openverse provider; any other answers with a misuse
+    /// error. A rejected token is renewed and the request repeated once.
+    pub fn key_status(&self) -> Result<KeyStatus, Error> {
+        let Provider::Openverse(openverse) = self.provider() else {
+            return Err(Error::misuse(format!(
+                "key_status needs an Openverse / CC Catalog provider, not {}",
+                self.provider().kind()
+            )));
+        };
+        let mut retried = false;
+        loop {
+            let token = self.token()?;
+            let request = openverse.key_status_request(&token)?;
+            let response = self
+                .auth_transport()
+                .exchange(request)
+                .map_err(|f| self.api_failure(f, &token))?;
+            self.record_rate_limits(&response);
+            if !retried && self.is_token_rejected(&response) {
+                self.invalidate(&token);
+                retried = true;
+                continue;
+            }
+            return Ok(openverse.parse_key_status_response(&response, SystemTime::now())?);
+        }
+    }
+}
