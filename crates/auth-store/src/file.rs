@@ -1,0 +1,215 @@
+//! A token cache in files: one JSON entry per cache key, written
+//! atomically, read leniently, and a lock file for cross-process single
+//! flight.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use auth_core::{CacheKey, StoredToken};
+
+use crate::private::{ensure_private_dir, read_private, remove, write_private};
+use crate::Error;
+
+/// How long [`FileTokenStore::lock`] waits for another process by default.
+pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// Tokens in `<dir>/tokens/<digest>.json`, mode 0600, in a 0700 directory.
+///
+/// - A corrupt or truncated entry is ignored with a warning and rewritten
+///   by the next save; it never fails a caller.
+/// - [`lock`](Self::lock) takes an OS file lock (`flock`), which the kernel
+///   releases when the holder exits, so a killed process cannot block the
+///   others.
+#[derive(Clone, Debug)]
+pub struct FileTokenStore {
+    dir: PathBuf,
+    lock_wait: Duration,
+}
+
+/// Holds the fetch lock for one key until dropped.
+#[derive(Debug)]
+pub struct FileLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        if let Err(e) = self.file.unlock() {
+            tracing::warn!(path = %self.path.display(), error = %e, "could not release the token lock");
+        }
+    }
+}
+
+impl FileTokenStore {
+    /// A store under `config_dir` (tokens go in its `tokens/` directory,
+    /// created 0700 if missing).
+    pub fn new(config_dir: &Path) -> Result<Self, Error> {
+        ensure_private_dir(config_dir)?;
+        let dir = config_dir.join("tokens");
+        ensure_private_dir(&dir)?;
+        Ok(Self {
+            dir,
+            lock_wait: DEFAULT_LOCK_WAIT,
+        })
+    }
+
+    /// A store in [`crate::config_dir`].
+    pub fn open_default() -> Result<Self, Error> {
+        Self::new(&crate::config_dir()?)
+    }
+
+    /// How long [`lock`](Self::lock) waits for another process.
+    #[must_use]
+    pub fn with_lock_wait(mut self, wait: Duration) -> Self {
+        self.lock_wait = wait;
+        self
+    }
+
+    /// Where the entry for `key` lives.
+    #[must_use]
+    pub fn path(&self, key: &CacheKey) -> PathBuf {
+        self.dir.join(format!("{}.json", key.digest()))
+    }
+
+    /// The entry for `key`. A missing, corrupt or foreign entry is `None`
+    /// (corrupt ones are logged); a file others can read is an error.
+    pub fn load(&self, key: &CacheKey) -> Result<Option<StoredToken>, Error> {
+        let path = self.path(key);
+        let Some(bytes) = read_private(&path)? else {
+            return Ok(None);
+        };
+        match StoredToken::from_json(&bytes) {
+            Ok(entry) if entry.key == key.as_str() => Ok(Some(entry)),
+            Ok(_) => {
+                tracing::warn!(path = %path.display(), "cached token belongs to another key; ignoring it");
+                Ok(None)
+            }
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cached token is corrupt; it will be rewritten");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Writes the entry for `key` (atomic replace, mode 0600).
+    pub fn save(&self, key: &CacheKey, token: &StoredToken) -> Result<(), Error> {
+        let json = token.to_json().map_err(|e| {
+            Error::io(
+                "encoding",
+                self.path(key),
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
+        write_private(&self.path(key), &json)
+    }
+
+    /// Deletes the entry for `key`.
+    pub fn remove(&self, key: &CacheKey) -> Result<(), Error> {
+        remove(&self.path(key))
+    }
+
+    /// Takes the fetch lock for `key`, waiting up to the lock wait for
+    /// another process to finish.
+    pub fn lock(&self, key: &CacheKey) -> Result<FileLock, Error> {
+        let path = self.dir.join(format!("{}.lock", key.digest()));
+        let file = open_lock_file(&path)?;
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(FileLock { file, path }),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("locking", &path, e)),
+            }
+            if started.elapsed() >= self.lock_wait {
+                return Err(Error::LockTimeout {
+                    path,
+                    seconds: self.lock_wait.as_secs(),
+                });
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+}
+
+#[cfg(unix)]
+fn open_lock_file(path: &Path) -> Result<File, Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io("opening", path, e))
+}
+
+#[cfg(not(unix))]
+fn open_lock_file(path: &Path) -> Result<File, Error> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| Error::io("opening", path, e))
+}
+
+#[cfg(feature = "ureq")]
+impl auth_ureq::TokenStore for FileTokenStore {
+    fn load(&self, key: &CacheKey) -> Result<Option<StoredToken>, auth_ureq::Error> {
+        FileTokenStore::load(self, key).map_err(|e| auth_ureq::Error::Store(e.to_string()))
+    }
+
+    fn save(&self, key: &CacheKey, token: &StoredToken) -> Result<(), auth_ureq::Error> {
+        FileTokenStore::save(self, key, token).map_err(|e| auth_ureq::Error::Store(e.to_string()))
+    }
+
+    fn remove(&self, key: &CacheKey) -> Result<(), auth_ureq::Error> {
+        FileTokenStore::remove(self, key).map_err(|e| auth_ureq::Error::Store(e.to_string()))
+    }
+
+    fn lock(
+        &self,
+        key: &CacheKey,
+    ) -> Result<Option<Box<dyn std::any::Any + Send>>, auth_ureq::Error> {
+        FileTokenStore::lock(self, key)
+            .map(|guard| Some(Box::new(guard) as Box<dyn std::any::Any + Send>))
+            .map_err(|e| auth_ureq::Error::Store(e.to_string()))
+    }
+}
+
+#[cfg(feature = "reqwest")]
+#[async_trait::async_trait]
+impl auth_reqwest::TokenStore for FileTokenStore {
+    async fn load(&self, key: &CacheKey) -> Result<Option<StoredToken>, auth_reqwest::Error> {
+        let (store, key) = (self.clone(), key.clone());
+        blocking(move || FileTokenStore::load(&store, &key)).await
+    }
+
+    async fn save(&self, key: &CacheKey, token: &StoredToken) -> Result<(), auth_reqwest::Error> {
+        let (store, key, token) = (self.clone(), key.clone(), token.clone());
+        blocking(move || FileTokenStore::save(&store, &key, &token)).await
+    }
+
+    async fn remove(&self, key: &CacheKey) -> Result<(), auth_reqwest::Error> {
+        let (store, key) = (self.clone(), key.clone());
+        blocking(move || FileTokenStore::remove(&store, &key)).await
+    }
+}
+
+#[cfg(feature = "reqwest")]
+async fn blocking<T, F>(f: F) -> Result<T, auth_reqwest::Error>
+where
+    F: FnOnce() -> Result<T, Error> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| auth_reqwest::Error::Store(e.to_string()))?
+        .map_err(|e| auth_reqwest::Error::Store(e.to_string()))
+}
