@@ -23,13 +23,24 @@ pub enum Error {
     /// answer (connect failure, timeout, reset, oversized body).
     ///
     /// [`TokenProvider::send`]: crate::TokenProvider::send
-    #[error("transport failure ({kind}): {detail}")]
+    #[error("API request failed ({kind}): {detail}")]
     Transport {
         /// Which kind of failure.
         kind: TransportErrorKind,
         /// What happened, free of secrets.
         detail: String,
     },
+
+    /// No token arrived within the wait limit (see
+    /// [`TokenProviderBuilder::wait_limit`](crate::TokenProviderBuilder::wait_limit)):
+    /// the token endpoint is slow or unreachable.
+    #[error("no token within {0:?}; the token endpoint is slow or unreachable")]
+    WaitTimeout(Duration),
+
+    /// The API was used in a way this provider cannot serve (for example
+    /// `key_status` on a provider that is not Openverse).
+    #[error("API misuse: {0}")]
+    Misuse(String),
 
     /// A [`TokenStore`](crate::TokenStore) failed. Token requests never
     /// return it (store failures are logged and the fetch goes on); store
@@ -46,7 +57,17 @@ impl Error {
         match self {
             Error::Auth(e) => e.is_retryable(),
             Error::Transport { kind, .. } => kind.is_retryable(),
-            Error::Store(_) => false,
+            Error::WaitTimeout(_) => true,
+            Error::Store(_) | Error::Misuse(_) => false,
+        }
+    }
+
+    /// The core error, when getting the token is what failed.
+    #[must_use]
+    pub fn as_auth(&self) -> Option<&auth_core::Error> {
+        match self {
+            Error::Auth(e) => Some(e),
+            _ => None,
         }
     }
 
@@ -79,7 +100,7 @@ impl Error {
     }
 
     pub(crate) fn misuse(what: impl Into<String>) -> Self {
-        Error::Auth(auth_core::Error::Misuse(what.into()))
+        Error::Misuse(what.into())
     }
 
     pub(crate) fn config(what: impl Into<String>) -> Self {
@@ -100,6 +121,8 @@ mod tests {
             },
             Error::Store("disk full".into()),
             Error::config("x"),
+            Error::misuse("y"),
+            Error::WaitTimeout(Duration::from_secs(3)),
         ];
         for e in &errors {
             let s = e.to_string();

@@ -20,7 +20,8 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwapOption;
@@ -426,9 +427,10 @@ impl TokenProvider {
         inner.lock()
     }
 
-    /// Inside the refresh-ahead window: refresh on this thread unless
-    /// another thread holds the machine, in which case the cached token is
-    /// good enough.
+    /// Inside the refresh-ahead window: the first caller to get the
+    /// machine starts the refresh on a short-lived thread and, like every
+    /// other caller, goes on with the still-valid token. A caller that finds
+    /// the machine busy does nothing.
     fn refresh_ahead(&self) {
         let inner = &*self.inner;
         if inner.sending.load(Ordering::Acquire) {
@@ -448,7 +450,51 @@ impl TokenProvider {
         } else if st.source.poll_timeout().is_some_and(|at| at <= now) {
             st.source.handle_timeout(now);
         }
-        let (st, ready) = self.settle(st, now);
+        let mut ready = Vec::new();
+        let transmit = self.drain(&mut st, now, &mut ready);
+        let Some(transmit) = transmit else {
+            drop(st);
+            self.save(&ready);
+            return;
+        };
+        self.claim(st);
+        self.send_in_background(transmit);
+    }
+
+    /// Sends a claimed request on a new thread, or on this one if no thread
+    /// can be started.
+    fn send_in_background(&self, transmit: auth_core::Transmit) {
+        let (tx, rx) = mpsc::sync_channel::<auth_core::Transmit>(1);
+        let this = self.clone();
+        // Logs of the refresh go where the caller's logs go.
+        let dispatch = tracing::dispatcher::get_default(Clone::clone);
+        let spawned = thread::Builder::new()
+            .name("apiauth-refresh".to_owned())
+            .spawn(move || {
+                tracing::dispatcher::with_default(&dispatch, || {
+                    if let Ok(transmit) = rx.recv() {
+                        this.finish_claimed(transmit);
+                    }
+                });
+            });
+        // A channel rather than a move into the closure: if the thread does
+        // not start, the request comes back here and is not lost.
+        let transmit = match spawned {
+            Ok(_) => match tx.send(transmit) {
+                Ok(()) => return,
+                Err(mpsc::SendError(transmit)) => transmit,
+            },
+            Err(e) => {
+                tracing::debug!(error = %e, "no refresh thread; refreshing on the caller's");
+                transmit
+            }
+        };
+        self.finish_claimed(transmit);
+    }
+
+    fn finish_claimed(&self, transmit: auth_core::Transmit) {
+        let st = self.send_claimed(transmit);
+        let (st, ready) = self.settle(st, Instant::now());
         drop(st);
         self.save(&ready);
     }
@@ -464,7 +510,8 @@ impl TokenProvider {
         let mut ready = Vec::new();
         let mut transmit = self.drain(&mut st, now, &mut ready);
         while let Some(t) = transmit {
-            st = self.exchange(st, t);
+            self.claim(st);
+            st = self.send_claimed(t);
             transmit = self.drain(&mut st, Instant::now(), &mut ready);
         }
         (st, ready)
@@ -526,15 +573,18 @@ impl TokenProvider {
         self.inner.cache.store(cached);
     }
 
-    /// Sends one token request without holding the lock.
-    fn exchange<'a>(
-        &'a self,
-        st: MutexGuard<'a, State>,
-        transmit: auth_core::Transmit,
-    ) -> MutexGuard<'a, State> {
-        let inner = &*self.inner;
-        inner.sending.store(true, Ordering::Release);
+    /// Takes the IO slot and releases the lock. The claimant must then
+    /// call [`send_claimed`](Self::send_claimed).
+    fn claim(&self, st: MutexGuard<'_, State>) {
+        self.inner.sending.store(true, Ordering::Release);
         drop(st);
+    }
+
+    /// Sends one claimed token request (the lock is not held), reports the
+    /// outcome to the machine, releases the slot and wakes the waiters.
+    /// Returns with the lock held; the caller drains.
+    fn send_claimed(&self, transmit: auth_core::Transmit) -> MutexGuard<'_, State> {
+        let inner = &*self.inner;
         let mut pending = Pending {
             inner,
             id: Some(transmit.id),
