@@ -370,3 +370,24 @@ fn debug_output_of_the_machine_holds_no_secret() {
     assert!(!dump.contains(SECRET), "{dump}");
     assert!(!dump.contains("tok-abcdef"), "{dump}");
 }
+
+#[test]
+fn a_long_outage_still_leaves_a_retry_before_expiry() {
+    let mut sim = Sim::new(RefreshPolicy::default(), 15);
+    sim.demand();
+    sim.respond_ok("before", 100);
+    let usable_until = sim.source.token(sim.now).unwrap().usable_until().unwrap();
+    // Fail every attempt until 3 s before the token stops being usable.
+    assert!(sim.fire_timeout());
+    let mut attempts = 0;
+    while sim.now + secs(3) < usable_until {
+        attempts += 1;
+        sim.respond_status(503, None, "down");
+        assert!(sim.fire_timeout(), "a retry is always scheduled while the token lives");
+        assert!(sim.now < usable_until, "retry scheduled past the token's expiry");
+    }
+    sim.respond_ok("after", 100);
+    assert_eq!(sim.token_value().as_deref(), Some("after"));
+    assert!(sim.take_events().iter().all(|e| !matches!(e, Event::Failed(_))));
+    assert!(attempts < 40, "{attempts} attempts: denser near expiry, but bounded");
+}

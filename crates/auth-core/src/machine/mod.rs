@@ -464,6 +464,13 @@ impl TokenSource {
                 self.failures,
                 &mut self.rng,
             );
+            // While a usable token is held, never sleep past half the time
+            // it has left: a long outage must not push the next attempt
+            // beyond its expiry, and attempts grow denser as it nears.
+            if let Some(left) = self.token.as_ref().and_then(|t| t.remaining(now)) {
+                d = d.min((left / 2).max(self.policy.backoff_initial));
+            }
+            // The server's Retry-After is a floor we never undercut.
             if let Some(ra) = error.retry_after() {
                 d = d.max(ra.min(self.policy.max_retry_after));
             }
