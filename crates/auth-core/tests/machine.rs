@@ -375,7 +375,7 @@ fn debug_output_of_the_machine_holds_no_secret() {
 fn a_long_outage_still_leaves_a_retry_before_expiry() {
     let mut sim = Sim::new(RefreshPolicy::default(), 15);
     sim.demand();
-    sim.respond_ok("before", 100);
+    sim.respond_ok("before", HOUR);
     let usable_until = sim.source.token(sim.now).unwrap().usable_until().unwrap();
     // Fail every attempt until 3 s before the token stops being usable.
     assert!(sim.fire_timeout());
@@ -386,7 +386,7 @@ fn a_long_outage_still_leaves_a_retry_before_expiry() {
         assert!(sim.fire_timeout(), "a retry is always scheduled while the token lives");
         assert!(sim.now < usable_until, "retry scheduled past the token's expiry");
     }
-    sim.respond_ok("after", 100);
+    sim.respond_ok("after", HOUR);
     assert_eq!(sim.token_value().as_deref(), Some("after"));
     assert!(sim.take_events().iter().all(|e| !matches!(e, Event::Failed(_))));
     assert!(attempts < 40, "{attempts} attempts: denser near expiry, but bounded");
