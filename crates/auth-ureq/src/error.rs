@@ -126,7 +126,11 @@ mod tests {
         ];
         for e in &errors {
             let s = e.to_string();
-            assert!(s.chars().next().unwrap().is_lowercase(), "{s}");
+            // Lowercase, but an acronym keeps its capitals.
+            assert!(
+                s.chars().next().unwrap().is_lowercase() || s.starts_with("API "),
+                "{s}"
+            );
             assert!(!s.ends_with('.'), "{s}");
         }
         assert!(errors[0].is_retryable());

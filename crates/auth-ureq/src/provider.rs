@@ -6,7 +6,7 @@
 //!   token() ──▶ ArcSwap cache ──usable──▶ return it (no lock)
 //!                  │                         │ check_at passed: try_lock, and if
 //!                  │ empty / unusable        │ nobody is sending, handle_demand and
-//!                  ▼                         ▼ send the refresh on this thread
+//!                  ▼                         ▼ send the refresh on a new thread
 //!             Mutex<State> ◀──────────── notify_all after every outcome
 //!               │ nobody sending: claim the slot, (store lock + load), handle_demand,
 //!               │   unlock, send, relock, handle_response
@@ -111,6 +111,7 @@ struct State {
 /// | [`max_api_body_bytes`](Self::max_api_body_bytes) | 10 MiB (responses read by `send`) |
 /// | [`store`](Self::store) | none: the in-memory cache only |
 /// | [`seed`](Self::seed) | from the clock, the process id and a counter |
+/// | [`wait_limit`](Self::wait_limit) | `(waiting_retries + 1) × (timeout + max_wait)` + 1 s |
 #[must_use]
 pub struct TokenProviderBuilder {
     provider: Provider,
@@ -124,6 +125,7 @@ pub struct TokenProviderBuilder {
     max_api_body_bytes: usize,
     store: Option<Arc<dyn TokenStore>>,
     seed: Option<u64>,
+    wait_limit: Option<Duration>,
 }
 
 impl TokenProvider {
@@ -145,6 +147,7 @@ impl TokenProvider {
             max_api_body_bytes: DEFAULT_MAX_API_BODY_BYTES,
             store: None,
             seed: None,
+            wait_limit: None,
         }
     }
 
@@ -152,22 +155,16 @@ impl TokenProvider {
     ///
     /// Fast when a token is cached: one atomic load, no lock. Threads that
     /// find no usable token share one fetch. Inside the refresh-ahead window
-    /// the first thread to notice refreshes while all others keep getting
-    /// the still-valid token. Never blocks longer than the policy allows
-    /// (`max_wait` and the request timeouts, for every retry a waiting
-    /// caller gets).
+    /// the first thread to notice starts the refresh on a short-lived
+    /// background thread; every caller, that one included, keeps getting
+    /// the still-valid token. Never blocks longer than the wait limit (see
+    /// [`TokenProviderBuilder::wait_limit`]).
     pub fn token(&self) -> Result<Arc<Token>, Error> {
         let now = Instant::now();
         if let Some(cached) = self.inner.cache.load().as_ref() {
             if cached.token.is_usable(now) {
                 if cached.check_at.is_some_and(|at| at <= now) {
                     self.refresh_ahead();
-                    // The refresh may have replaced the token; either is usable.
-                    if let Some(fresh) = self.inner.cache.load().as_ref() {
-                        if fresh.token.is_usable(Instant::now()) {
-                            return Ok(Arc::clone(&fresh.token));
-                        }
-                    }
                 }
                 return Ok(Arc::clone(&cached.token));
             }
@@ -261,6 +258,12 @@ impl TokenProvider {
         &self.inner.provider
     }
 
+    /// Where the machine is now (for status displays and tests).
+    #[must_use]
+    pub fn phase(&self) -> auth_core::Phase {
+        self.inner.lock().source.phase(Instant::now())
+    }
+
     /// The key under which tokens are stored.
     #[must_use]
     pub fn cache_key(&self) -> &CacheKey {
@@ -325,6 +328,9 @@ impl TokenProvider {
         let mut st = inner.lock();
         let seen_failures = st.failures;
         let mut may_drive = true;
+        // The store is read once per call: a waiter woken by a transient
+        // failure retries the endpoint, not the store.
+        let mut use_store = inner.store.is_some();
         loop {
             let now = Instant::now();
             if let Some(token) = st.source.token(now) {
@@ -337,17 +343,12 @@ impl TokenProvider {
                 ));
             }
             if now >= deadline {
-                return Err(Error::Auth(auth_core::Error::Transport {
-                    kind: TransportErrorKind::Timeout,
-                    detail: format!(
-                        "no token within {:.1} s (the token endpoint is slow or failing)",
-                        inner.wait_bound.as_secs_f64()
-                    ),
-                }));
+                return Err(Error::WaitTimeout(inner.wait_bound));
             }
             if may_drive && !inner.sending.load(Ordering::Acquire) {
-                st = self.drive_cold(st);
+                st = self.drive_cold(st, use_store);
                 may_drive = false;
+                use_store = false;
                 continue;
             }
             // Somebody else is sending, or a backoff runs: sleep until it
@@ -368,15 +369,19 @@ impl TokenProvider {
         }
     }
 
-    /// Claims the IO slot and moves the machine: restore from the store if
-    /// there is one, then demand, send and report. Called with the lock
-    /// held and nobody sending.
-    fn drive_cold<'a>(&'a self, mut st: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
+    /// Claims the IO slot and moves the machine: restore from the store
+    /// (when `use_store`), then demand, send and report. Called with the
+    /// lock held and nobody sending.
+    fn drive_cold<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+        use_store: bool,
+    ) -> MutexGuard<'a, State> {
         let inner = &*self.inner;
         // Held across load, fetch and save, so processes sharing the store
         // make one request between them.
         let mut store_guard = None;
-        if let Some(store) = &inner.store {
+        if let Some(store) = inner.store.as_ref().filter(|_| use_store) {
             inner.sending.store(true, Ordering::Release);
             drop(st);
             store_guard = match store.lock(&inner.key) {
@@ -395,6 +400,8 @@ impl TokenProvider {
             };
             st = inner.lock();
             inner.sending.store(false, Ordering::Release);
+            // Threads that found the slot taken re-check it.
+            inner.changed.notify_all();
             let now = Instant::now();
             if let Some(entry) = loaded {
                 match auth_core::store::offer_stored(&mut st.source, entry, now, SystemTime::now())
@@ -408,7 +415,6 @@ impl TokenProvider {
             let (guard, _restored) = self.settle(st, now);
             st = guard;
             if st.source.token(now).is_some() {
-                inner.changed.notify_all();
                 return st;
             }
         }
@@ -733,6 +739,15 @@ impl TokenProviderBuilder {
         self
     }
 
+    /// The longest a caller of [`TokenProvider::token`] waits for a token.
+    /// The default, `(waiting_retries + 1) × (timeout + max_wait)` plus one
+    /// second, leaves room for every retry the policy allows, so callers
+    /// hear the real error rather than [`Error::WaitTimeout`].
+    pub fn wait_limit(mut self, limit: Duration) -> Self {
+        self.wait_limit = Some(limit);
+        self
+    }
+
     /// Checks the configuration and builds the provider. No request is made.
     pub fn build(self) -> Result<TokenProvider, Error> {
         self.build_with(None)
@@ -753,9 +768,19 @@ impl TokenProviderBuilder {
                 "timeouts must be longer than zero (a zero timeout fails every request)",
             ));
         }
-        if self.max_body_bytes == 0 || self.max_api_body_bytes == 0 {
+        if self.max_body_bytes < 1024 {
             return Err(Error::config(
-                "body caps must be at least one byte (a token response is never empty)",
+                "max_body_bytes below 1 KiB cannot hold a token response",
+            ));
+        }
+        if self.max_api_body_bytes == 0 {
+            return Err(Error::config(
+                "max_api_body_bytes must be at least one byte",
+            ));
+        }
+        if self.wait_limit.is_some_and(|l| l.is_zero()) {
+            return Err(Error::config(
+                "a zero wait limit fails every cold token request",
             ));
         }
         let scopes = forced.or(self.scopes).unwrap_or_default();
@@ -776,11 +801,12 @@ impl TokenProviderBuilder {
         // slack covers scheduling. Past that something is wrong, and the
         // caller gets an error instead of hanging.
         let attempts = self.policy.waiting_retries.saturating_add(1);
-        let wait_bound = self
-            .timeout
-            .saturating_add(self.policy.max_wait)
-            .saturating_mul(attempts)
-            .saturating_add(Duration::from_secs(1));
+        let wait_bound = self.wait_limit.unwrap_or_else(|| {
+            self.timeout
+                .saturating_add(self.policy.max_wait)
+                .saturating_mul(attempts)
+                .saturating_add(Duration::from_secs(1))
+        });
         Ok(TokenProvider {
             inner: Arc::new(Inner {
                 cache: ArcSwapOption::empty(),
@@ -853,6 +879,7 @@ impl fmt::Debug for TokenProviderBuilder {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_api_body_bytes", &self.max_api_body_bytes)
             .field("store", &self.store.is_some())
+            .field("wait_limit", &self.wait_limit)
             .finish_non_exhaustive()
     }
 }

@@ -274,3 +274,48 @@ fn a_failing_store_never_fails_a_token_request() {
         "one fetch despite the store"
     );
 }
+
+#[test]
+fn the_store_lock_is_held_across_load_fetch_and_save() {
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct Journal(Arc<Mutex<Vec<&'static str>>>);
+    struct Unlock(Arc<Mutex<Vec<&'static str>>>);
+    impl Drop for Unlock {
+        fn drop(&mut self) {
+            self.0.lock().unwrap().push("unlock");
+        }
+    }
+    impl TokenStore for Journal {
+        fn load(&self, _: &auth_core::CacheKey) -> Result<Option<auth_core::StoredToken>, Error> {
+            self.0.lock().unwrap().push("load");
+            Ok(None)
+        }
+        fn save(&self, _: &auth_core::CacheKey, _: &auth_core::StoredToken) -> Result<(), Error> {
+            self.0.lock().unwrap().push("save");
+            Ok(())
+        }
+        fn lock(
+            &self,
+            _: &auth_core::CacheKey,
+        ) -> Result<Option<Box<dyn std::any::Any + Send>>, Error> {
+            self.0.lock().unwrap().push("lock");
+            Ok(Some(Box::new(Unlock(Arc::clone(&self.0)))))
+        }
+    }
+    let emu = emulator();
+    let journal = Journal::default();
+    let entries = Arc::clone(&journal.0);
+    let tokens = oauth2(&emu, ClientAuth::Basic)
+        .store(Arc::new(journal))
+        .build()
+        .unwrap();
+    let token = tokens.token().unwrap();
+    assert_eq!(*entries.lock().unwrap(), ["lock", "load", "save", "unlock"]);
+    // The hot path never touches the store.
+    for _ in 0..10 {
+        assert!(Arc::ptr_eq(&token, &tokens.token().unwrap()));
+    }
+    assert_eq!(entries.lock().unwrap().len(), 4);
+}

@@ -218,3 +218,60 @@ fn a_final_error_reaches_every_waiting_caller_once() {
     assert!(tokens.token().is_err());
     assert_eq!(emu.counters().token_total(Scheme::Oauth2), 1);
 }
+
+#[test]
+fn a_refresh_never_blocks_a_caller_holding_a_valid_token() {
+    let emu = emulator();
+    let policy = fast_policy().with_max_lifetime(Duration::from_secs(2));
+    let tokens = oauth2(&emu, ClientAuth::Basic)
+        .policy(policy)
+        .build()
+        .unwrap();
+    let first = tokens.token().unwrap();
+    let started = Instant::now();
+    // The refresh will take half a second; the token stays usable to 1.8 s.
+    emu.set_latency(Endpoint::Oauth2Token, Duration::from_millis(500));
+    thread::sleep(Duration::from_millis(1350));
+    let mut slowest = Duration::ZERO;
+    let renewed = loop {
+        let call = Instant::now();
+        let token = tokens.token().unwrap();
+        slowest = slowest.max(call.elapsed());
+        if !Arc::ptr_eq(&token, &first) {
+            break token;
+        }
+        assert!(
+            started.elapsed() < Duration::from_millis(1800),
+            "not renewed"
+        );
+        thread::sleep(Duration::from_millis(5));
+    };
+    assert!(
+        slowest < Duration::from_millis(100),
+        "a caller waited {slowest:?}"
+    );
+    assert!(renewed.usable_until() > first.usable_until());
+    assert_eq!(emu.counters().token_total(Scheme::Oauth2), 2);
+}
+
+#[test]
+fn a_waiting_caller_gives_up_at_the_wait_limit() {
+    let emu = emulator();
+    emu.set_latency(Endpoint::Oauth2Token, Duration::from_millis(1000));
+    let tokens = oauth2(&emu, ClientAuth::Basic)
+        .wait_limit(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let sender = {
+        let tokens = tokens.clone();
+        thread::spawn(move || tokens.token())
+    };
+    thread::sleep(Duration::from_millis(50));
+    let started = Instant::now();
+    let e = tokens.token().unwrap_err();
+    assert!(matches!(e, Error::WaitTimeout(_)), "{e}");
+    assert!(e.is_retryable());
+    assert!(started.elapsed() < Duration::from_millis(600));
+    // The sending caller is bounded by the request timeout instead.
+    assert!(sender.join().unwrap().is_ok());
+}
