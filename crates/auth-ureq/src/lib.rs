@@ -18,8 +18,9 @@
 //! [`TokenProvider::key_status`], Markable's publishable
 //! [`SearchTokenProvider`], and pluggable persistent caches ([`TokenStore`]).
 //!
-//! Out of scope: async (see `auth-reqwest`), a background refresh thread
-//! (the refresh runs on the first caller that finds it due), file stores.
+//! Out of scope: async (see `auth-reqwest`), a long-lived background
+//! thread (a refresh runs on a short-lived thread started by the first
+//! caller that finds it due; no caller, no refresh), file stores.
 //!
 //! ## Example
 //!

@@ -883,3 +883,29 @@ impl fmt::Debug for TokenProviderBuilder {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_are_clone_send_and_sync() {
+        fn shareable<T: Clone + Send + Sync + 'static>() {}
+        shareable::<TokenProvider>();
+        shareable::<crate::SearchTokenProvider>();
+        shareable::<Error>();
+    }
+
+    #[test]
+    fn requests_are_copied_for_the_retry() {
+        let original = Request::post("https://api.example.com/x")
+            .header("x-a", "1")
+            .body(b"body".to_vec())
+            .unwrap();
+        let copy = copy_request(&original);
+        assert_eq!(copy.method(), original.method());
+        assert_eq!(copy.uri(), original.uri());
+        assert_eq!(copy.headers(), original.headers());
+        assert_eq!(copy.body(), original.body());
+    }
+}
