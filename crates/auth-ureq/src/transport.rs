@@ -5,8 +5,13 @@
 use std::io::{self, Read};
 use std::time::Duration;
 
+use std::net::{IpAddr, SocketAddr};
+
 use auth_core::TransportErrorKind;
 use http::{Method, Request, Response};
+use ureq::config::Config;
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use ureq::{Agent, AsSendBody};
 
 /// Default connect timeout for every request apiauth makes.
@@ -42,7 +47,7 @@ impl Transport {
     /// (redirects, status-as-error, proxies of their choosing) cannot
     /// weaken the auth endpoints' rules.
     pub(crate) fn for_auth(connect: Duration, total: Duration, max_body: usize) -> Self {
-        let agent = Agent::config_builder()
+        let config = Agent::config_builder()
             // A 3xx goes to the core, which names it; following it could
             // carry the client secret to another host.
             .max_redirects(0)
@@ -51,8 +56,8 @@ impl Transport {
             .timeout_connect(Some(connect))
             .timeout_global(Some(total))
             .user_agent(USER_AGENT)
-            .build()
-            .new_agent();
+            .build();
+        let agent = Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default());
         Self {
             agent,
             max_body,
@@ -73,13 +78,13 @@ impl Transport {
     /// The default agent for API calls: the same timeouts, redirects as
     /// ureq follows them (it drops `Authorization` on the way).
     pub(crate) fn default_api_agent(connect: Duration, total: Duration) -> Agent {
-        Agent::config_builder()
+        let config = Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(connect))
             .timeout_global(Some(total))
             .user_agent(USER_AGENT)
-            .build()
-            .new_agent()
+            .build();
+        Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default())
     }
 
     /// A transport for API calls over `agent`.
@@ -226,5 +231,42 @@ mod tests {
         assert_eq!(read_capped(&b"abcd"[..], 4).unwrap(), b"abcd");
         let e = read_capped(&b"abcde"[..], 4).unwrap_err();
         assert_eq!(e.kind, TransportErrorKind::BodyTooLarge);
+    }
+}
+
+/// A resolver that answers IP-literal hosts itself. ureq's default resolver
+/// starts a thread per lookup whenever a timeout is set — even for
+/// `127.0.0.1`, even on a pooled connection — which more than doubled the
+/// cost of a token exchange on loopback (measured by `cargo xtask bench`).
+/// Names still go to the default resolver, timeout and all.
+#[derive(Debug, Default)]
+struct LiteralFirst(DefaultResolver);
+
+impl Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &http::Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let literal = uri
+            .host()
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+            .and_then(|h| h.parse::<IpAddr>().ok());
+        match literal {
+            Some(ip) => {
+                let port = uri
+                    .port_u16()
+                    .unwrap_or(if uri.scheme_str() == Some("https") {
+                        443
+                    } else {
+                        80
+                    });
+                let mut addrs = self.empty();
+                addrs.push(SocketAddr::new(ip, port));
+                Ok(addrs)
+            }
+            None => self.0.resolve(uri, config, timeout),
+        }
     }
 }
