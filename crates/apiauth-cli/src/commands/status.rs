@@ -1,0 +1,93 @@
+//! `apiauth status`: the profile, its cached token, and for Openverse the
+//! key's standing. Only the Openverse key status makes a request.
+
+use std::time::SystemTime;
+
+use auth_core::datetime::parse_iso8601;
+
+use super::print_line;
+use super::profile::describe;
+use crate::cli::StatusArgs;
+use crate::failure::{from_ureq, Failure};
+use crate::profile::Kind;
+use crate::target::Target;
+
+pub(crate) fn run(profile: Option<&str>, args: &StatusArgs) -> Result<(), Failure> {
+    let target = Target::resolve(profile, &args.endpoint, &args.scopes.scopes)?;
+    let store = target.store()?;
+    let tokens = target.token_provider(&store)?;
+    let key = tokens.cache_key();
+    let mut lines = describe(&target);
+    let mut add = |k: &str, v: String| lines.push(format!("{k:14} {v}"));
+    add("token cache:", store.path(key).display().to_string());
+    let cached = match store.load(key) {
+        Ok(Some(entry)) => match entry.expires_at.as_deref() {
+            None => "cached, no stated expiry (used until the API rejects it)".to_owned(),
+            Some(at) => match parse_iso8601(at).map(|t| t.duration_since(SystemTime::now())) {
+                Some(Ok(left)) => format!("valid until {at} ({} left)", human(left.as_secs())),
+                _ => format!("expired at {at}; the next run fetches a new one"),
+            },
+        },
+        Ok(None) => "none; the next run fetches one".to_owned(),
+        Err(e) => format!("unreadable ({e})"),
+    };
+    add("cached token:", cached);
+    if target.profile.provider != Kind::Openverse {
+        return print_line(&lines.join("\n"));
+    }
+    // Print what is known locally even when the key status fails.
+    let status = match tokens.key_status() {
+        Ok(status) => status,
+        Err(e) => {
+            print_line(&lines.join("\n"))?;
+            return Err(from_ureq(&e, &target.context()));
+        }
+    };
+    let mut add = |k: &str, v: String| lines.push(format!("{k:14} {v}"));
+    let verified = match status.verified {
+        Some(true) => "yes".to_owned(),
+        Some(false) => "no: follow the link in the registration email; until then the key is \
+                        throttled like an anonymous caller"
+            .to_owned(),
+        None => "unknown (the server did not say)".to_owned(),
+    };
+    add("key verified:", verified);
+    add(
+        "rate limit:",
+        status
+            .rate_limit_model
+            .unwrap_or_else(|| "unknown".to_owned()),
+    );
+    let count = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
+    add(
+        "requests:",
+        format!(
+            "{} this minute, {} today",
+            count(status.requests_this_minute),
+            count(status.requests_today)
+        ),
+    );
+    if let Some(limits) = tokens.last_rate_limits() {
+        for limit in &limits.scopes {
+            add(
+                "limit:",
+                format!(
+                    "{} {} ({} left)",
+                    limit.scope,
+                    limit.limit.as_deref().unwrap_or("?"),
+                    count(limit.available)
+                ),
+            );
+        }
+    }
+    print_line(&lines.join("\n"))
+}
+
+/// `3 h 12 min`, `4 min`, `35 s`.
+fn human(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs} s"),
+        60..3600 => format!("{} min", secs / 60),
+        _ => format!("{} h {} min", secs / 3600, secs % 3600 / 60),
+    }
+}

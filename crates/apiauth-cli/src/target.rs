@@ -1,0 +1,182 @@
+//! Which provider and client a command talks to — a saved profile, or
+//! flags and the environment for a one-off run — and the token provider
+//! built for it, with the shared file cache plugged in.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auth_core::{Provider, RefreshPolicy, Scopes, StoredToken, Token};
+use auth_store::FileTokenStore;
+use auth_ureq::{TokenProvider, TokenProviderBuilder};
+
+use crate::cli::EndpointArgs;
+use crate::failure::{from_core, from_store, from_ureq, Context, Failure};
+use crate::profile::{Profile, Profiles};
+use crate::secret_input::{self, CLIENT_ID_ENV, SECRET_ENV};
+
+/// Environment variable naming the profile when `--profile` is not given.
+pub(crate) const PROFILE_ENV: &str = "APIAUTH_PROFILE";
+
+/// The profile name: `--profile`, else `$APIAUTH_PROFILE`, else `default`.
+pub(crate) fn profile_name(flag: Option<&str>) -> String {
+    flag.map(str::to_owned)
+        .or_else(|| std::env::var(PROFILE_ENV).ok().filter(|p| !p.is_empty()))
+        .unwrap_or_else(|| "default".to_owned())
+}
+
+/// The configuration directory (`$APIAUTH_CONFIG_DIR` or the platform's).
+pub(crate) fn config_dir() -> Result<PathBuf, Failure> {
+    auth_store::config_dir().map_err(|e| from_store(&e))
+}
+
+/// A resolved provider and client.
+pub(crate) struct Target {
+    /// The profile name, or `None` for a one-off run from flags.
+    pub name: Option<String>,
+    pub profile: Profile,
+    pub profile_path: Option<PathBuf>,
+    pub config: PathBuf,
+}
+
+impl Target {
+    /// A profile, or — when `--provider` is given — the flags and the
+    /// environment. `scopes`, when not empty, replace the profile's.
+    pub fn resolve(
+        profile_flag: Option<&str>,
+        endpoint: &EndpointArgs,
+        scopes: &[String],
+    ) -> Result<Target, Failure> {
+        let config = config_dir()?;
+        if endpoint.provider.is_some() {
+            if profile_flag.is_some() {
+                return Err(Failure::usage("--profile and --provider do not mix")
+                    .hint("a profile already names its provider; drop one of them"));
+            }
+            let client_id = endpoint
+                .client_id
+                .clone()
+                .or_else(|| std::env::var(CLIENT_ID_ENV).ok().filter(|s| !s.is_empty()))
+                .ok_or_else(|| {
+                    Failure::usage("no client id given")
+                        .hint(format!("pass --client-id or set {CLIENT_ID_ENV}"))
+                })?;
+            let secret = secret_input::from_env().ok_or_else(|| {
+                Failure::usage(format!("no client secret: {SECRET_ENV} is not set")).hint(
+                    "secrets are never taken from arguments; set the variable, or save a profile \
+                     with `apiauth profile add`",
+                )
+            })?;
+            let profile = Profile::from_flags(endpoint, scopes, client_id, secret)?;
+            return Ok(Target {
+                name: None,
+                profile,
+                profile_path: None,
+                config,
+            });
+        }
+        let name = profile_name(profile_flag);
+        let profiles = Profiles::new(&config);
+        let mut profile = profiles.load(&name)?;
+        if !scopes.is_empty() {
+            profile.scopes = crate::profile::parse_scopes(scopes)?
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect();
+        }
+        Ok(Target {
+            profile_path: Some(profiles.path(&name)),
+            name: Some(name),
+            profile,
+            config,
+        })
+    }
+
+    /// What error hints should name.
+    pub fn context(&self) -> Context {
+        Context {
+            profile: self.name.clone(),
+            endpoint: Some(self.profile.endpoint()),
+        }
+    }
+
+    pub fn provider(&self) -> Result<Provider, Failure> {
+        self.profile
+            .provider()
+            .map_err(|e| from_core(&e, &self.context()))
+    }
+
+    pub fn scopes(&self) -> Result<Scopes, Failure> {
+        self.profile.scopes()
+    }
+
+    /// The shared token cache under the config directory.
+    pub fn store(&self) -> Result<FileTokenStore, Failure> {
+        FileTokenStore::new(&self.config).map_err(|e| from_store(&e))
+    }
+
+    /// A builder with the CLI's policy and the file cache; no scopes set.
+    pub fn builder(&self, store: &FileTokenStore) -> Result<TokenProviderBuilder, Failure> {
+        let cx = self.context();
+        let credentials = self.profile.credentials().map_err(|e| from_core(&e, &cx))?;
+        Ok(TokenProvider::builder(self.provider()?, credentials)
+            .policy(policy())
+            .store(Arc::new(store.clone())))
+    }
+
+    /// The token provider for this target. Makes no request.
+    pub fn token_provider(&self, store: &FileTokenStore) -> Result<TokenProvider, Failure> {
+        self.builder(store)?
+            .scopes(self.scopes()?)
+            .build()
+            .map_err(|e| from_ureq(&e, &self.context()))
+    }
+}
+
+/// The refresh policy of a process that lives for one command.
+///
+/// No refresh ahead: a background refresh would die with the process, so
+/// a token is used until its safety margin and then fetched on the spot.
+/// A wider safety margin than a service needs, because a script takes the
+/// token away and uses it for a while.
+fn policy() -> RefreshPolicy {
+    RefreshPolicy::default()
+        .with_refresh_ahead(Duration::ZERO)
+        .with_refresh_jitter(0.0)
+        .with_safety_margin(Duration::from_secs(60))
+}
+
+/// A token with at least `min_valid` left when the cache can give one.
+///
+/// The core sizes its safety margin from the lifetime it is shown, and a
+/// token restored from the cache shows only what it has left, so an old
+/// cached token could be handed out seconds before it expires. A restored
+/// token (the one the cache held before the call) that is too close to its
+/// end is dropped and one new token fetched; a token fetched just now is
+/// returned whatever its lifetime, so short-lived tokens never loop.
+pub(crate) fn token_with_min_valid(
+    tokens: &TokenProvider,
+    store: &FileTokenStore,
+    min_valid: Duration,
+    cx: &Context,
+) -> Result<Arc<Token>, Failure> {
+    // Read quietly: the driver reads the entry again and warns if corrupt.
+    let cached_before = auth_store::read_private(&store.path(tokens.cache_key()))
+        .ok()
+        .flatten()
+        .and_then(|bytes| StoredToken::from_json(&bytes).ok());
+    let token = tokens.token().map_err(|e| from_ureq(&e, cx))?;
+    let restored = cached_before.is_some_and(|entry| {
+        entry.access_token.expose_secret() == token.access_token().expose_secret()
+    });
+    let now = Instant::now();
+    let short = token
+        .expires_at()
+        .is_some_and(|at| at.saturating_duration_since(now) < min_valid);
+    if restored && short {
+        tracing::debug!("cached token is close to its expiry; fetching a new one");
+        tokens.invalidate(&token);
+        return tokens.token().map_err(|e| from_ureq(&e, cx));
+    }
+    Ok(token)
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests of the `apiauth` binary against the emulator.
+//!
+//! One test binary (modules below) so the suite links once.
+
+#![allow(clippy::unwrap_used)] // test fixtures: a failure here is a broken test
+
+mod common;
+mod errors;
+mod profiles;
+mod providers;
+mod secrets;
+mod tokens;
