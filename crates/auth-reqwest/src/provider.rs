@@ -268,7 +268,7 @@ impl TokenProvider {
     async fn token_slow(&self) -> Result<Arc<Token>, Error> {
         self.restore_from_store().await;
         let mut rx = self.inner.outcome.subscribe();
-        {
+        let leader = {
             let mut st = self.inner.lock();
             let now = Instant::now();
             if let Some(t) = st.machine.token(now) {
@@ -276,10 +276,22 @@ impl TokenProvider {
                 return Ok(t);
             }
             st.machine.handle_demand(now);
-            self.inner.pump(&mut st);
+            let leader = self.inner.pump_keeping_transmit(&mut st);
             if let Some(t) = st.machine.token(now) {
                 return Ok(t);
             }
+            leader
+        };
+        // The caller whose demand produced the request sends it itself:
+        // a spawned task would add two cross-thread wake-ups to every cold
+        // read. If this caller is cancelled midway, the guard hands the
+        // request to a task, so the other waiters are not stranded.
+        if let Some(t) = leader {
+            let span = self.inner.fetch_span(&t);
+            FlightGuard::new(Arc::clone(&self.inner), &t)
+                .run(t.request)
+                .instrument(span)
+                .await;
         }
         let deadline = tokio::time::Instant::now() + self.inner.wait_limit;
         loop {
@@ -390,9 +402,15 @@ impl Inner {
 
     /// Acts on everything the machine decided: sends, publishes, wakes.
     fn pump(self: &Arc<Self>, st: &mut State) {
-        while let Some(t) = st.machine.poll_transmit() {
+        if let Some(t) = self.pump_keeping_transmit(st) {
             self.spawn_fetch(st, t);
         }
+    }
+
+    /// Like [`Inner::pump`], but hands the request (the machine makes at
+    /// most one) back to the caller instead of spawning it.
+    fn pump_keeping_transmit(self: &Arc<Self>, st: &mut State) -> Option<Transmit> {
+        let transmit = st.machine.poll_transmit();
         while let Some(ev) = st.machine.poll_event() {
             match ev {
                 Event::TokenReady(token) => {
@@ -411,6 +429,17 @@ impl Inner {
             }
         }
         self.arm_timer(st);
+        transmit
+    }
+
+    fn fetch_span(&self, t: &Transmit) -> tracing::Span {
+        tracing::info_span!(
+            "apiauth.fetch",
+            client_id = %self.client_id,
+            url = %t.request.uri(),
+            status = tracing::field::Empty,
+            elapsed_ms = tracing::field::Empty,
+        )
     }
 
     fn spawn_fetch(self: &Arc<Self>, st: &mut State, t: Transmit) {
@@ -426,14 +455,9 @@ impl Inner {
         let guard = FlightGuard {
             inner: Arc::clone(self),
             id: Some(t.id),
+            replay: None,
         };
-        let span = tracing::info_span!(
-            "apiauth.fetch",
-            client_id = %self.client_id,
-            url = %t.request.uri(),
-            status = tracing::field::Empty,
-            elapsed_ms = tracing::field::Empty,
-        );
+        let span = self.fetch_span(&t);
         handle.spawn(guard.run(t.request).instrument(span));
     }
 
@@ -479,15 +503,33 @@ impl Inner {
     }
 }
 
-/// Owns one token request. If the task dies before reporting (its runtime
-/// shut down), the drop reports a transport failure, so the machine never
-/// waits forever on a request nobody will answer.
+/// Owns one token request until its outcome is reported, so the machine
+/// never waits forever on a request nobody will answer. Dropped early — the
+/// caller running it inline was cancelled — it hands a copy of the request
+/// to a new task; with no runtime left it reports a transport failure.
 struct FlightGuard {
     inner: Arc<Inner>,
     id: Option<auth_core::RequestId>,
+    /// A copy of the request, for a caller-run fetch that may be cancelled.
+    replay: Option<http::Request<Vec<u8>>>,
 }
 
 impl FlightGuard {
+    /// A guard for a fetch run inline by a caller.
+    fn new(inner: Arc<Inner>, t: &Transmit) -> Self {
+        let r = &t.request;
+        let mut copy = http::Request::new(r.body().clone());
+        *copy.method_mut() = r.method().clone();
+        *copy.uri_mut() = r.uri().clone();
+        *copy.version_mut() = r.version();
+        *copy.headers_mut() = r.headers().clone();
+        Self {
+            inner,
+            id: Some(t.id),
+            replay: Some(copy),
+        }
+    }
+
     async fn run(mut self, request: http::Request<Vec<u8>>) {
         let started = Instant::now();
         let result = transport::send(
@@ -521,6 +563,17 @@ impl FlightGuard {
 impl Drop for FlightGuard {
     fn drop(&mut self) {
         if let Some(id) = self.id.take() {
+            if let (Some(request), Ok(handle)) =
+                (self.replay.take(), tokio::runtime::Handle::try_current())
+            {
+                let guard = FlightGuard {
+                    inner: Arc::clone(&self.inner),
+                    id: Some(id),
+                    replay: None,
+                };
+                handle.spawn(guard.run(request));
+                return;
+            }
             let mut st = self.inner.lock();
             st.machine.handle_transport_error(
                 id,

@@ -501,3 +501,20 @@ fn configuration_errors_are_clear() {
         .unwrap_err();
     assert!(e.to_string().contains("exactly one scope"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_leader_does_not_strand_the_other_callers() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    emu.set_latency(Endpoint::Oauth2Token, Duration::from_millis(300));
+    let p = oauth2(&emu, ClientAuth::Basic);
+    // The first caller sends the request itself, then gives up.
+    let leader = tokio::time::timeout(Duration::from_millis(50), p.token()).await;
+    assert!(leader.is_err(), "the leader was cancelled mid-fetch");
+    // A caller arriving afterwards waits for the request the leader left behind.
+    let t = tokio::time::timeout(Duration::from_secs(5), p.token())
+        .await
+        .expect("no caller is stranded")
+        .unwrap();
+    assert!(t.is_usable(Instant::now()));
+    assert!(emu.counters().requests[&Endpoint::Oauth2Token] <= 2);
+}
