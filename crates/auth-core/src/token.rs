@@ -85,10 +85,14 @@ pub struct TokenResponse {
     pub publishable: bool,
 }
 
-/// Identifies one token the machine issued, so that a late "this token was
-/// rejected" cannot throw away a newer one.
+/// Identifies one token a machine issued, so that a late "this token was
+/// rejected" cannot throw away a newer one — nor a token of another
+/// machine: ids carry the issuing machine's number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TokenId(pub(crate) u64);
+pub struct TokenId {
+    pub(crate) source: u64,
+    pub(crate) serial: u64,
+}
 
 /// A token as the machine holds it: the value, when it stops being usable,
 /// and the scopes it carries.
@@ -266,7 +270,7 @@ impl Token {
 impl fmt::Debug for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Token")
-            .field("id", &self.id.0)
+            .field("id", &self.id)
             .field("access_token", &self.access_token)
             .field("token_type", &self.token_type)
             .field("usable_until", &self.usable_until)

@@ -383,11 +383,45 @@ fn a_long_outage_still_leaves_a_retry_before_expiry() {
     while sim.now + secs(3) < usable_until {
         attempts += 1;
         sim.respond_status(503, None, "down");
-        assert!(sim.fire_timeout(), "a retry is always scheduled while the token lives");
-        assert!(sim.now < usable_until, "retry scheduled past the token's expiry");
+        assert!(
+            sim.fire_timeout(),
+            "a retry is always scheduled while the token lives"
+        );
+        assert!(
+            sim.now < usable_until,
+            "retry scheduled past the token's expiry"
+        );
     }
     sim.respond_ok("after", HOUR);
     assert_eq!(sim.token_value().as_deref(), Some("after"));
-    assert!(sim.take_events().iter().all(|e| !matches!(e, Event::Failed(_))));
-    assert!(attempts < 40, "{attempts} attempts: denser near expiry, but bounded");
+    assert!(sim
+        .take_events()
+        .iter()
+        .all(|e| !matches!(e, Event::Failed(_))));
+    assert!(
+        attempts < 40,
+        "{attempts} attempts: denser near expiry, but bounded"
+    );
+}
+
+#[test]
+fn a_rejected_token_is_refused_from_a_store_and_ids_do_not_cross_machines() {
+    let mut sim = Sim::new(RefreshPolicy::default(), 16);
+    sim.demand();
+    sim.respond_ok("rejected-one", HOUR);
+    let t = sim.source.token(sim.now).unwrap();
+    let stored = t.to_response();
+    // Another machine's token with the same serial must not touch ours.
+    let mut other = Sim::new(RefreshPolicy::default(), 16);
+    other.demand();
+    other.respond_ok("other", HOUR);
+    let foreign = other.source.token(other.now).unwrap();
+    sim.source.handle_invalidate(foreign.id(), sim.now);
+    assert_eq!(sim.token_value().as_deref(), Some("rejected-one"));
+
+    sim.source.handle_invalidate(t.id(), sim.now);
+    // A store that failed to forget it offers it back: refused.
+    assert!(!sim.source.handle_cached(stored, sim.now, sim.wall()));
+    assert!(sim.token_value().is_none());
+    assert!(!format!("{:?}", sim.source).contains("rejected-one"));
 }

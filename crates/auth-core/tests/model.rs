@@ -134,7 +134,11 @@ fn run(seed: u64, actions: &[Action]) -> Result<Vec<String>, TestCaseError> {
                     current = Some((t.id(), t.usable_until()));
                     not_before = None;
                     last_failure = None;
-                    trace.push(format!("ready {:?} at {:?}", t.id(), sim.now - sim.start));
+                    trace.push(format!(
+                        "ready {} at {:?}",
+                        t.access_token().expose_secret(),
+                        sim.now - sim.start
+                    ));
                 }
                 Event::Failed(err) => {
                     trace.push(format!("failed {err} at {:?}", sim.now - sim.start))

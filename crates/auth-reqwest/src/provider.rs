@@ -171,10 +171,9 @@ impl TokenProviderBuilder {
             )
             .into());
         }
-        let wait_limit = self.wait_limit.unwrap_or_else(|| {
-            (self.limits.timeout + self.policy.max_wait)
-                .saturating_mul(self.policy.waiting_retries.saturating_add(1))
-        });
+        let wait_limit = self
+            .wait_limit
+            .unwrap_or_else(|| self.policy.max_caller_wait(self.limits.timeout));
         let client_id = self.credentials.client_id().to_owned();
         let machine = TokenSource::new(
             self.provider,

@@ -800,11 +800,9 @@ impl TokenProviderBuilder {
         // timeout plus one backoff no longer than max_wait; a second of
         // slack covers scheduling. Past that something is wrong, and the
         // caller gets an error instead of hanging.
-        let attempts = self.policy.waiting_retries.saturating_add(1);
         let wait_bound = self.wait_limit.unwrap_or_else(|| {
-            self.timeout
-                .saturating_add(self.policy.max_wait)
-                .saturating_mul(attempts)
+            self.policy
+                .max_caller_wait(self.timeout)
                 .saturating_add(Duration::from_secs(1))
         });
         Ok(TokenProvider {

@@ -21,6 +21,8 @@
 //! ```
 
 use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -83,6 +85,49 @@ pub struct TokenSource {
     retry_at: Option<Instant>,
     last_error: Option<Error>,
     events: VecDeque<Event>,
+    /// This machine's number, carried in every [`TokenId`] it issues.
+    source_id: u64,
+    /// Fingerprints of tokens the API rejected, so a store that failed to
+    /// forget one cannot hand it back through `handle_cached`.
+    rejected: Rejected,
+}
+
+/// Numbers machines; a counter, not a clock or an OS random source.
+static NEXT_SOURCE: AtomicU64 = AtomicU64::new(0);
+
+/// The last few rejected token values, as 64-bit fingerprints. `Debug`
+/// shows only how many: even a fingerprint of a token stays out of logs.
+#[derive(Default)]
+struct Rejected(VecDeque<u64>);
+
+impl Rejected {
+    const KEEP: usize = 16;
+
+    fn fingerprint(value: &str) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in value.as_bytes() {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h
+    }
+
+    fn insert(&mut self, value: &str) {
+        if self.0.len() == Self::KEEP {
+            self.0.pop_front();
+        }
+        self.0.push_back(Self::fingerprint(value));
+    }
+
+    fn contains(&self, value: &str) -> bool {
+        self.0.contains(&Self::fingerprint(value))
+    }
+}
+
+impl fmt::Debug for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} rejected", self.0.len())
+    }
 }
 
 impl TokenSource {
@@ -117,6 +162,8 @@ impl TokenSource {
             retry_at: None,
             last_error: None,
             events: VecDeque::new(),
+            source_id: NEXT_SOURCE.fetch_add(1, Ordering::Relaxed),
+            rejected: Rejected::default(),
         })
     }
 
@@ -219,19 +266,20 @@ impl TokenSource {
     /// The API rejected the token `id` (401 `invalid_token`). It is never
     /// handed out again. A newer token is kept: the rejection is stale.
     pub fn handle_invalidate(&mut self, id: TokenId, now: Instant) {
-        if self.token.as_ref().is_some_and(|t| t.id == id) {
-            self.token = None;
+        if let Some(t) = self.token.take_if(|t| t.id == id) {
+            self.rejected.insert(t.access_token().expose_secret());
             self.refresh_at = None;
         }
         self.drop_unusable(now);
     }
 
     /// Offers a token from a persistent cache (see [`Token::to_response`]).
-    /// It is taken only if no usable token is held and it is itself usable;
-    /// then [`Event::TokenReady`] follows. Returns whether it was taken.
+    /// It is taken only if no usable token is held, it is itself usable,
+    /// and the API has not rejected it before; then [`Event::TokenReady`]
+    /// follows. Returns whether it was taken.
     pub fn handle_cached(&mut self, cached: TokenResponse, now: Instant, wall: SystemTime) -> bool {
         self.drop_unusable(now);
-        if self.token.is_some() {
+        if self.token.is_some() || self.rejected.contains(cached.access_token.expose_secret()) {
             return false;
         }
         self.install(cached, now, now, wall).is_ok()
@@ -441,7 +489,10 @@ impl TokenSource {
             }
             _ => None,
         };
-        let id = TokenId(self.next_token);
+        let id = TokenId {
+            source: self.source_id,
+            serial: self.next_token,
+        };
         self.next_token += 1;
         let token = Arc::new(Token::new(id, response, &self.scopes, dating)?);
         self.token = Some(Arc::clone(&token));

@@ -119,6 +119,18 @@ setters! {
 }
 
 impl RefreshPolicy {
+    /// The longest a caller without a usable token can be owed an answer,
+    /// for drivers to bound their waits: each retry the policy allows
+    /// takes at most one request (`request_timeout`) plus one backoff no
+    /// longer than `max_wait`. Past that, something is wrong and the caller
+    /// should get an error rather than hang.
+    #[must_use]
+    pub fn max_caller_wait(&self, request_timeout: Duration) -> Duration {
+        request_timeout
+            .saturating_add(self.max_wait)
+            .saturating_mul(self.waiting_retries.saturating_add(1))
+    }
+
     /// Sets [`RefreshPolicy::refresh_jitter`], clamped to 0–1.
     #[must_use]
     pub fn with_refresh_jitter(mut self, fraction: f64) -> Self {
