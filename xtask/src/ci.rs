@@ -50,6 +50,8 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
     }
     // The demo is the project's main job: it must keep running end to end.
     crate::run(cargo, &["xtask", "demo"], &[])?;
+    // The benchmarks must keep running; their numbers are not checked here.
+    crate::run(cargo, &["xtask", "bench", "--smoke"], &[])?;
     eprintln!("\nxtask ci: all checks passed");
     Ok(())
 }

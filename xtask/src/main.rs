@@ -2,9 +2,11 @@
 //!
 //! - `cargo xtask ci`   — everything CI checks, in the order it checks it.
 //! - `cargo xtask demo` — the emulator plus every flow, on loopback.
+//! - `cargo xtask bench` — the performance claims, measured side by side.
 
 use std::process::{Command, ExitCode};
 
+mod bench;
 mod ci;
 mod demo;
 
@@ -13,6 +15,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -33,7 +36,8 @@ fn print_help() {
         "usage: cargo xtask <task>\n\n\
          tasks:\n  \
            ci     fmt, clippy, tests, docs and the sans-IO dependency check\n  \
-           demo   run the emulator and walk through every flow\n"
+           demo   run the emulator and walk through every flow\n  \
+           bench  measure the drivers against baselines [--quick | --smoke]\n"
     );
 }
 

@@ -1,0 +1,129 @@
+//! Scenario 1: the cost of a cached read, on 1 and 2 threads, against the
+//! caches people write instead — all in one binary, one run.
+
+use std::hint::black_box;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use auth_bench::PlainToken;
+use auth_core::{ClientAuth, ClientCredentials, OAuth2};
+use auth_emulator::{demo, Emulator, EmulatorConfig};
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn plain() -> PlainToken {
+    PlainToken {
+        header: "Bearer abc".into(),
+        expires_at: Instant::now() + Duration::from_secs(3600),
+    }
+}
+
+/// Runs `op` `iters` times on each of `threads` threads at once and returns
+/// the wall time, i.e. the time per operation as each thread sees it.
+fn parallel<F: Fn() + Sync>(threads: usize, iters: u64, op: F) -> Duration {
+    let barrier = std::sync::Barrier::new(threads);
+    let op = &op;
+    let barrier = &barrier;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(move || {
+                    barrier.wait();
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        op();
+                    }
+                    t.elapsed()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .max()
+            .unwrap_or_default()
+    })
+}
+
+fn cached_read(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let emu = rt
+        .block_on(Emulator::start(EmulatorConfig::default()))
+        .expect("emulator");
+    let creds = || {
+        ClientCredentials::new(demo::OAUTH2_CLIENT_ID, demo::OAUTH2_CLIENT_SECRET).expect("creds")
+    };
+    let url = emu.url("/oauth2/token");
+    let asyncp = auth_reqwest::TokenProvider::builder(
+        OAuth2::new(&url, ClientAuth::Basic).expect("url"),
+        creds(),
+    )
+    .build()
+    .expect("provider");
+    rt.block_on(asyncp.token()).expect("warm the async cache");
+    let blockp = auth_ureq::TokenProvider::builder(
+        OAuth2::new(&url, ClientAuth::Basic).expect("url"),
+        creds(),
+    )
+    .build()
+    .expect("provider");
+    blockp.token().expect("warm the blocking cache");
+
+    let swap = Arc::new(ArcSwap::from_pointee(plain()));
+    let tmutex = Arc::new(tokio::sync::Mutex::new(Some(plain())));
+    let rwlock = Arc::new(RwLock::new(Some(plain())));
+    let handle = rt.handle().clone();
+
+    for threads in [1usize, 2] {
+        let mut g = c.benchmark_group(format!("cached_read/{threads}"));
+        g.bench_function("async", |b| {
+            b.iter_custom(|iters| {
+                parallel(threads, iters, || {
+                    let t = handle.block_on(asyncp.token()).expect("cached");
+                    black_box(t);
+                })
+            })
+        });
+        g.bench_function("blocking", |b| {
+            b.iter_custom(|iters| {
+                parallel(threads, iters, || {
+                    black_box(blockp.token().expect("cached"));
+                })
+            })
+        });
+        g.bench_function("arcswap_load_full", |b| {
+            b.iter_custom(|iters| {
+                parallel(threads, iters, || {
+                    let t = swap.load_full();
+                    black_box(Instant::now() < t.expires_at);
+                    black_box(t);
+                })
+            })
+        });
+        g.bench_function("tokio_mutex", |b| {
+            b.iter_custom(|iters| {
+                parallel(threads, iters, || {
+                    let t = handle.block_on(async { tmutex.lock().await.clone() });
+                    black_box(t.is_some_and(|t| Instant::now() < t.expires_at));
+                })
+            })
+        });
+        g.bench_function("std_rwlock", |b| {
+            b.iter_custom(|iters| {
+                parallel(threads, iters, || {
+                    let t = rwlock.read().map(|g| g.clone()).unwrap_or_default();
+                    black_box(t.is_some_and(|t| Instant::now() < t.expires_at));
+                })
+            })
+        });
+        g.finish();
+    }
+    drop(emu);
+}
+
+criterion_group!(benches, cached_read);
+criterion_main!(benches);
