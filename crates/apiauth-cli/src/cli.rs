@@ -17,11 +17,16 @@ use crate::exit;
 #[command(name = "apiauth", version, after_help = exit::HELP, propagate_version = true)]
 pub(crate) struct Cli {
     /// Profile to use [default: $APIAUTH_PROFILE, else `default`]
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        help_heading = "Global options"
+    )]
     pub profile: Option<String>,
 
     /// Log each step on stderr (never secrets)
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub verbose: bool,
 
     #[command(subcommand)]
@@ -77,7 +82,8 @@ pub(crate) enum AuthArg {
 /// line instead of read from a profile.
 #[derive(Debug, Default, Args)]
 pub(crate) struct EndpointArgs {
-    /// Provider dialect (without it, the profile says)
+    /// Provider dialect; outside `profile add` it means: no profile, take the
+    /// client from these flags and APIAUTH_CLIENT_ID / APIAUTH_CLIENT_SECRET
     #[arg(long, value_enum)]
     pub provider: Option<ProviderArg>,
 
