@@ -173,10 +173,25 @@ pub(crate) fn token_with_min_valid(
     let short = token
         .expires_at()
         .is_some_and(|at| at.saturating_duration_since(now) < min_valid);
-    if restored && short {
+    let token = if restored && short {
         tracing::debug!("cached token is close to its expiry; fetching a new one");
         tokens.invalidate(&token);
-        return tokens.token().map_err(|e| from_ureq(&e, cx));
-    }
+        tokens.token().map_err(|e| from_ureq(&e, cx))?
+    } else {
+        token
+    };
+    warn_missing_scopes(&token);
     Ok(token)
+}
+
+/// A server may grant less than was asked; calls needing the rest will
+/// fail later, so say it now (on stderr: stdout is the token's).
+fn warn_missing_scopes(token: &Token) {
+    let missing = token.missing_scopes();
+    if !missing.is_empty() {
+        eprintln!(
+            "apiauth: warning: the server did not grant `{missing}` (granted: `{}`)",
+            token.granted_scopes()
+        );
+    }
 }

@@ -43,8 +43,12 @@ fn add_list_show_remove() {
     assert_eq!(v["scopes"], serde_json::json!(["read"]));
     assert_eq!(v["token_url"], env.url("/oauth2/token"));
 
+    env.run(&["token", "--profile", "ci"]).ok();
+    let cache = env.cache_file("ci");
+    assert!(cache.exists());
     env.run(&["profile", "remove", "ci"]).ok();
     assert!(!env.profile_path("ci").exists());
+    assert!(!cache.exists(), "the cached token goes with the profile");
     env.run(&["profile", "show", "ci"]).fails(2).hinted();
     env.run(&["profile", "remove", "ci"]).fails(2);
 }

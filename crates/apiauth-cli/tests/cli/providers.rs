@@ -124,15 +124,28 @@ fn openverse_requests_show_rate_limit_headers_and_survive_a_rejected_token() {
     let v: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(v["result_count"], 3);
 
+    // Openverse grants its own scope set: a scope it left out is reported.
+    let partial = env
+        .run(&["token", "--profile", "ov", "--scope", "admin"])
+        .ok();
+    assert!(
+        partial
+            .stderr
+            .contains("warning: the server did not grant `admin`"),
+        "{}",
+        partial.stderr
+    );
+    assert!(!partial.stdout.contains(' '), "{}", partial.stdout);
+
     // The API forgets every token: the cached one gets a 401, a new one
     // is fetched and the request repeated once.
     env.emu.expire_tokens();
     let again = env.run(&["request", "--profile", "ov", &images]).ok();
     assert!(again.stdout.starts_with('{'), "{}", again.stdout);
-    assert_eq!(env.emu.counters().token_total(Scheme::Openverse), 2);
+    assert_eq!(env.emu.counters().token_total(Scheme::Openverse), 3);
     // The new token was cached for the next run.
     env.run(&["request", "--profile", "ov", &images]).ok();
-    assert_eq!(env.emu.counters().token_total(Scheme::Openverse), 2);
+    assert_eq!(env.emu.counters().token_total(Scheme::Openverse), 3);
 }
 
 #[test]
@@ -175,6 +188,28 @@ fn markable_search_tokens_publish_and_default_tokens_do_not() {
     assert!(created.stdout.contains("\"spring\""), "{}", created.stdout);
     env.run(&["request", "--profile", "shop-search", "-d", body, &catalogs])
         .fails(3);
+    // A body from a file.
+    let file = env.config().join("body.json");
+    std::fs::write(&file, r#"{"data":{"attributes":{"name":"from-file"}}}"#).unwrap();
+    let at = format!("@{}", file.display());
+    let created = env
+        .run(&[
+            "request",
+            "--profile",
+            "shop",
+            "-X",
+            "post",
+            "-d",
+            &at,
+            &catalogs,
+        ])
+        .ok();
+    assert!(
+        created.stdout.contains("\"from-file\""),
+        "{}",
+        created.stdout
+    );
+    std::fs::remove_file(&file).unwrap();
     let search = env.url("/api/v1/search?q=shoes");
     env.run(&["request", "--profile", "shop-search", &search])
         .ok();
