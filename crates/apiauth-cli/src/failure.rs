@@ -26,6 +26,15 @@ impl Failure {
         }
     }
 
+    /// A failure already explained (or needing no words): only the code.
+    pub fn quiet(code: u8) -> Self {
+        Self {
+            code,
+            message: String::new(),
+            hint: None,
+        }
+    }
+
     pub fn usage(message: impl Display) -> Self {
         Self::new(exit::USAGE, message)
     }
@@ -37,6 +46,9 @@ impl Failure {
 
     /// Prints `apiauth: <message>` and `hint: <hint>` on stderr.
     pub fn report(&self) {
+        if self.message.is_empty() {
+            return;
+        }
         eprintln!("apiauth: {}", self.message);
         if let Some(hint) = &self.hint {
             eprintln!("hint: {hint}");

@@ -37,8 +37,12 @@ pub(crate) fn dispatch(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// Standard output went away (a closed pipe): the caller stopped reading.
+/// Standard output could not be written. A closed pipe (`… | head`) means
+/// the reader has what it wanted: fail quietly, as `cat` does.
 pub(crate) fn write_failed(e: std::io::Error) -> Failure {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        return Failure::quiet(crate::exit::OTHER);
+    }
     Failure::new(
         crate::exit::OTHER,
         format!("could not write the output: {e}"),
