@@ -213,7 +213,7 @@ fn footprint(cargo: &str) -> Result<Value, String> {
         ],
         &[],
     )?;
-    let example = workspace_root().join("target/release/examples/blocking");
+    let example = workspace_root().join("target/release/examples/token");
     let bytes = std::fs::metadata(&example)
         .map(|m| m.len())
         .map_err(|e| format!("{}: {e}", example.display()))?;

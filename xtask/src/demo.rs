@@ -88,6 +88,7 @@ async fn run_async() -> Result<u32, String> {
     markable(&mut n, &emu).await?;
     oauth2(&mut n, &emu).await?;
     faults(&mut n, &emu).await?;
+    blocking(&mut n, &emu).await?;
 
     println!("\ntotal {:.1} s", n.started.elapsed().as_secs_f64());
     Ok(n.failures)
@@ -389,5 +390,81 @@ async fn faults(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
     })
     .await;
     emu.clear_faults();
+    Ok(())
+}
+
+/// The same flows through the blocking driver, as a cron script would run
+/// them (on a blocking thread: auth-ureq has no async anywhere).
+async fn blocking(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
+    n.section("The blocking driver (auth-ureq): what a script sees");
+    let token_url = emu.url("/oauth2/token");
+    let resource = emu.url("/oauth2/resource");
+    n.step("OAuth 2.0 token and an authorized call", async move {
+        tokio::task::spawn_blocking(move || {
+            let creds = ClientCredentials::new(demo::OAUTH2_CLIENT_ID, demo::OAUTH2_CLIENT_SECRET)
+                .map_err(e)?;
+            let p = auth_ureq::TokenProvider::builder(
+                OAuth2::new(&token_url, ClientAuth::Basic).map_err(e)?,
+                creds,
+            )
+            .scopes("read".parse().map_err(e)?)
+            .build()
+            .map_err(e)?;
+            let t = p.token().map_err(e)?;
+            let again = p.token().map_err(e)?;
+            let req = http::Request::get(&resource).body(Vec::new()).map_err(e)?;
+            let r = p.send(req).map_err(e)?;
+            check(
+                r.status() == 200 && t.id() == again.id(),
+                format!(
+                    "200 Bearer [redacted], cached on the second read; resource {}",
+                    r.status().as_u16()
+                ),
+            )
+        })
+        .await
+        .map_err(e)?
+    })
+    .await;
+
+    let base = emu.base_url().to_owned();
+    n.step("Openverse key status", async move {
+        tokio::task::spawn_blocking(move || {
+            let creds =
+                ClientCredentials::new(demo::OPENVERSE_CLIENT_ID, demo::OPENVERSE_CLIENT_SECRET)
+                    .map_err(e)?;
+            let p =
+                auth_ureq::TokenProvider::builder(Openverse::with_base(&base).map_err(e)?, creds)
+                    .build()
+                    .map_err(e)?;
+            let s = p.key_status().map_err(e)?;
+            check(
+                s.verified == Some(true),
+                format!("verified={:?}", s.verified),
+            )
+        })
+        .await
+        .map_err(e)?
+    })
+    .await;
+
+    let base = emu.base_url().to_owned();
+    n.step("Markable search token, published", async move {
+        tokio::task::spawn_blocking(move || {
+            let creds =
+                ClientCredentials::new(demo::MARKABLE_CLIENT_ID, demo::MARKABLE_CLIENT_SECRET)
+                    .map_err(e)?;
+            let p = auth_ureq::SearchTokenProvider::new(auth_ureq::TokenProvider::builder(
+                Markable::with_base(&base).map_err(e)?,
+                creds,
+            ))
+            .map_err(e)?;
+            let t = p.publishable_token().map_err(e)?;
+            Ok(format!("200 publishable token: {t}"))
+        })
+        .await
+        .map_err(e)?
+    })
+    .await;
     Ok(())
 }

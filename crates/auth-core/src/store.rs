@@ -95,6 +95,10 @@ pub struct StoredToken {
     /// Whether the token may be published (Markable `search`).
     #[serde(default)]
     pub publishable: bool,
+    /// RFC 3339 UTC issue time, so a restored token keeps the safety margin
+    /// of its whole lifetime. Absent in entries from older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<String>,
 }
 
 impl StoredToken {
@@ -108,6 +112,7 @@ impl StoredToken {
             expires_at: token.expires_at_wall().map(format_rfc3339),
             scope: token.granted_scopes().canonical(),
             publishable: token.publishable().is_some(),
+            issued_at: token.issued_at_wall().map(format_rfc3339),
         }
     }
 
@@ -138,6 +143,8 @@ impl StoredToken {
             ),
             server_date: None,
             publishable: self.publishable,
+            // An unreadable issue time only costs the finer margin.
+            issued_at: self.issued_at.as_deref().and_then(parse_iso8601),
         })
     }
 

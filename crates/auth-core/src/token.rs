@@ -83,6 +83,9 @@ pub struct TokenResponse {
     pub server_date: Option<SystemTime>,
     /// Whether the token may be published (Markable `search` scope only).
     pub publishable: bool,
+    /// When the token was issued, if known (a stored token): margins then
+    /// scale with its whole lifetime, not with what is left of it.
+    pub issued_at: Option<SystemTime>,
 }
 
 /// Identifies one token a machine issued, so that a late "this token was
@@ -106,6 +109,7 @@ pub struct Token {
     expires_at: Option<Instant>,
     usable_until: Option<Instant>,
     expires_at_wall: Option<SystemTime>,
+    issued_at_wall: Option<SystemTime>,
     requested: Scopes,
     granted: Scopes,
     publishable: bool,
@@ -117,6 +121,7 @@ pub(crate) struct Dating {
     pub expires_at: Option<Instant>,
     pub usable_until: Option<Instant>,
     pub expires_at_wall: Option<SystemTime>,
+    pub issued_at_wall: Option<SystemTime>,
 }
 
 impl Token {
@@ -146,6 +151,7 @@ impl Token {
             expires_at: dating.expires_at,
             usable_until: dating.usable_until,
             expires_at_wall: dating.expires_at_wall,
+            issued_at_wall: dating.issued_at_wall,
             granted: response.granted_scopes.unwrap_or_else(|| requested.clone()),
             requested: requested.clone(),
             publishable: response.publishable,
@@ -195,6 +201,12 @@ impl Token {
     #[must_use]
     pub fn usable_until(&self) -> Option<Instant> {
         self.usable_until
+    }
+
+    /// When the token was issued, as wall-clock time (for persistent caches).
+    #[must_use]
+    pub fn issued_at_wall(&self) -> Option<SystemTime> {
+        self.issued_at_wall
     }
 
     /// The expiry as wall-clock time, for display and persistent caches.
@@ -263,6 +275,7 @@ impl Token {
             granted_scopes: Some(self.granted.clone()),
             server_date: None,
             publishable: self.publishable,
+            issued_at: self.issued_at_wall,
         }
     }
 }

@@ -457,16 +457,29 @@ impl TokenSource {
             Lifetime::Unknown => self.policy.unknown_lifetime,
         };
         let lifetime = stated.map(|d| d.min(self.policy.max_lifetime));
+        // Margins scale with the whole lifetime. A token restored from a
+        // store knows when it was issued: its margin must be the one it had
+        // when fresh, not a tenth of what is left.
+        let full = match (response.lifetime, response.issued_at) {
+            (Lifetime::ExpiresAt(at), Some(issued)) => at
+                .duration_since(issued)
+                .ok()
+                .map(|f| f.min(self.policy.max_lifetime)),
+            _ => None,
+        };
+        let scale = |l: Duration| full.map_or(l, |f| f.max(l));
         let elapsed = now.saturating_duration_since(started);
+        let issued_wall = response.issued_at.or_else(|| wall.checked_sub(elapsed));
         let dating = match lifetime {
             None => Dating {
                 issued_at: started,
                 expires_at: None,
                 usable_until: None,
                 expires_at_wall: None,
+                issued_at_wall: issued_wall,
             },
             Some(l) => {
-                let margin = self.policy.safety_margin.min(l / 10);
+                let margin = self.policy.safety_margin.min(scale(l) / 10);
                 let expires_at = started + l;
                 let usable_until = expires_at - margin;
                 if usable_until <= now {
@@ -477,12 +490,13 @@ impl TokenSource {
                     expires_at: Some(expires_at),
                     usable_until: Some(usable_until),
                     expires_at_wall: wall.checked_sub(elapsed).and_then(|w| w.checked_add(l)),
+                    issued_at_wall: issued_wall,
                 }
             }
         };
         self.refresh_at = match (lifetime, dating.usable_until) {
             (Some(l), Some(usable_until)) => {
-                let ahead = self.policy.refresh_ahead.min(l / 4);
+                let ahead = self.policy.refresh_ahead.min(scale(l) / 4);
                 let jitter = ahead.mul_f64(self.policy.refresh_jitter * self.rng.unit());
                 let at = usable_until.checked_sub(ahead + jitter).unwrap_or(now);
                 Some(at.max(now))

@@ -76,6 +76,7 @@ pub(crate) fn read_token(
         granted_scopes,
         server_date: wire::date(response.headers()),
         publishable: false,
+        issued_at: None,
     })
 }
 
