@@ -16,7 +16,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let token = tokens.token().await?; // one request; later reads hit the cache
     println!("token [redacted], scopes `{}`", token.granted_scopes());
-    let request = reqwest::Client::new().get(emulator.url("/oauth2/resource")).build()?;
+    let request = reqwest::Client::new()
+        .get(emulator.url("/oauth2/resource"))
+        .build()?;
     let response = tokens.send(request).await?; // a 401 gets one re-fetch and retry
     println!("HTTP {}", response.status());
     Ok(())
