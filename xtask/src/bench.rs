@@ -209,7 +209,7 @@ fn footprint(cargo: &str) -> Result<Value, String> {
             "-p",
             "auth-ureq",
             "--example",
-            "blocking",
+            "token",
         ],
         &[],
     )?;
