@@ -3,6 +3,7 @@
 //! at the machine's deadlines.
 
 use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -52,6 +53,10 @@ pub(crate) struct Inner {
     client_id: String,
     wait_limit: Duration,
     pub(crate) rate_limits: Mutex<Option<auth_core::RateLimits>>,
+    /// Non-zero (the timer's generation) while a live timer task will wake
+    /// no later than the cached token's `usable_until` and clear it.
+    expiry_watch: AtomicU64,
+    timer_generation: AtomicU64,
 }
 
 struct State {
@@ -215,6 +220,8 @@ impl TokenProviderBuilder {
                 client_id,
                 wait_limit,
                 rate_limits: Mutex::new(None),
+                expiry_watch: AtomicU64::new(0),
+                timer_generation: AtomicU64::new(0),
             }),
         })
     }
@@ -256,7 +263,11 @@ impl TokenProvider {
     /// costs one request shared by every concurrent caller.
     pub async fn token(&self) -> Result<Arc<Token>, Error> {
         if let Some(t) = self.inner.cache.load().as_ref() {
-            if t.is_usable(Instant::now()) {
+            // A clock read costs more than the rest of this path. While a
+            // timer is armed to clear the cache by the time the token stops
+            // being usable, the read is not needed; without one (its runtime
+            // shut down, say) the clock decides.
+            if self.inner.expiry_watch.load(Ordering::Acquire) != 0 || t.is_usable(Instant::now()) {
                 return Ok(Arc::clone(t));
             }
         }
@@ -474,31 +485,84 @@ impl Inner {
         });
     }
 
-    /// Keeps one wake-up task, at the machine's next deadline.
+    /// Keeps one wake-up task, at the machine's next deadline or when the
+    /// cached token stops being usable, whichever comes first.
     fn arm_timer(self: &Arc<Self>, st: &mut State) {
-        let deadline = st.machine.poll_timeout();
+        let usable_until = self.cache.load().as_ref().and_then(|t| t.usable_until());
+        let deadline = match (st.machine.poll_timeout(), usable_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Some((at, task)) = &st.timer {
             if Some(*at) == deadline && !task.is_finished() {
                 return;
             }
         }
+        self.expiry_watch.store(0, Ordering::Release);
         if let Some((_, task)) = st.timer.take() {
             task.abort();
         }
-        let (Some(at), Ok(handle)) = (deadline, tokio::runtime::Handle::try_current()) else {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let weak: Weak<Inner> = Arc::downgrade(self);
+        let Some(at) = deadline else {
+            // Nothing scheduled: a cached token has no expiry, so no clock
+            // read is needed either.
+            if self.cache.load().is_some() {
+                let generation = self.timer_generation.fetch_add(1, Ordering::Relaxed) + 1;
+                self.expiry_watch.store(generation, Ordering::Release);
+            }
+            return;
+        };
+        let generation = self.timer_generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let watch = WatchGuard {
+            inner: Arc::downgrade(self),
+            generation,
+        };
         let task = handle.spawn(async move {
             tokio::time::sleep_until(at.into()).await;
-            if let Some(inner) = weak.upgrade() {
+            if let Some(inner) = watch.inner.upgrade() {
                 let mut st = inner.lock();
                 st.timer = None;
-                st.machine.handle_timeout(Instant::now());
+                let now = Instant::now();
+                let expired = inner
+                    .cache
+                    .load()
+                    .as_ref()
+                    .is_some_and(|t| !t.is_usable(now));
+                if expired {
+                    inner.cache.store(None);
+                }
+                st.machine.handle_timeout(now);
                 inner.pump(&mut st);
             }
+            drop(watch);
         });
         st.timer = Some((at, task));
+        if usable_until.is_none_or(|u| at <= u) {
+            self.expiry_watch.store(generation, Ordering::Release);
+        }
+    }
+}
+
+/// Lives inside a timer task: when the task ends or is dropped with its
+/// runtime, the hot path goes back to reading the clock — unless a newer
+/// timer has taken over.
+struct WatchGuard {
+    inner: Weak<Inner>,
+    generation: u64,
+}
+
+impl Drop for WatchGuard {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade() {
+            let _ = inner.expiry_watch.compare_exchange(
+                self.generation,
+                0,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            );
+        }
     }
 }
 

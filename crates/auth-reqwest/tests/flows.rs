@@ -518,3 +518,60 @@ async fn a_cancelled_leader_does_not_strand_the_other_callers() {
     assert!(t.is_usable(Instant::now()));
     assert!(emu.counters().requests[&Endpoint::Oauth2Token] <= 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_is_never_served_even_without_a_refresh() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    emu.set_lifetime(Scheme::Oauth2, Duration::from_secs(1))
+        .unwrap();
+    let p = oauth2(&emu, ClientAuth::Basic);
+    let first = p.token().await.unwrap();
+    emu.add_fault(FaultPlan::always(
+        Endpoint::Oauth2Token,
+        Fault::ServerError {
+            status: 503,
+            retry_after_secs: None,
+        },
+    ))
+    .unwrap();
+    let deadline = first.usable_until().unwrap();
+    tokio::time::sleep_until((deadline + Duration::from_millis(50)).into()).await;
+    // The hot path skips the clock while a timer guards the expiry; that
+    // timer must have cleared the cache by now.
+    match p.token().await {
+        Ok(t) => assert_ne!(t.id(), first.id(), "an expired token was served"),
+        Err(e) => assert!(e.is_retryable(), "{e}"),
+    }
+}
+
+#[test]
+fn a_timer_lost_with_its_runtime_falls_back_to_the_clock() {
+    let emu = auth_emulator::BlockingEmulator::start(EmulatorConfig::default()).unwrap();
+    emu.set_lifetime(Scheme::Oauth2, Duration::from_secs(1))
+        .unwrap();
+    let p = TokenProvider::builder(
+        OAuth2::new(&emu.url("/oauth2/token"), ClientAuth::Basic).unwrap(),
+        creds(demo::OAUTH2_CLIENT_ID, demo::OAUTH2_CLIENT_SECRET),
+    )
+    .build()
+    .unwrap();
+    let first = {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(p.token()).unwrap()
+        // The runtime, and the timer task armed on it, end here.
+    };
+    std::thread::sleep(first.usable_until().unwrap() - Instant::now() + Duration::from_millis(50));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let next = rt.block_on(p.token()).unwrap();
+    assert_ne!(
+        next.id(),
+        first.id(),
+        "an expired token was served after its timer was lost"
+    );
+}
