@@ -61,8 +61,8 @@ pub(crate) struct Inner {
 
 struct State {
     machine: TokenSource,
-    /// The wake-up task for the machine's next deadline.
-    timer: Option<(Instant, JoinHandle<()>)>,
+    /// The wake-up task for the machine's next deadline, and its generation.
+    timer: Option<(Instant, JoinHandle<()>, u64)>,
     /// Whether the store was read yet (only a cold start reads it).
     store_checked: bool,
 }
@@ -70,7 +70,7 @@ struct State {
 impl Drop for Inner {
     fn drop(&mut self) {
         if let Ok(state) = self.state.get_mut() {
-            if let Some((_, task)) = state.timer.take() {
+            if let Some((_, task, _)) = state.timer.take() {
                 task.abort();
             }
         }
@@ -493,13 +493,22 @@ impl Inner {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if let Some((at, task)) = &st.timer {
-            if Some(*at) == deadline && !task.is_finished() {
+        // A live timer that fires no later than needed is kept: when the
+        // deadline moves later (every new token moves it later), one early
+        // wake-up with nothing to do is cheaper than aborting and spawning a
+        // task on every exchange.
+        if let Some((at, task, generation)) = &st.timer {
+            if !task.is_finished() && deadline.is_none_or(|d| *at <= d) {
+                let guards_expiry = usable_until.is_none_or(|u| *at <= u);
+                self.expiry_watch.store(
+                    if guards_expiry { *generation } else { 0 },
+                    Ordering::Release,
+                );
                 return;
             }
         }
         self.expiry_watch.store(0, Ordering::Release);
-        if let Some((_, task)) = st.timer.take() {
+        if let Some((_, task, _)) = st.timer.take() {
             task.abort();
         }
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
@@ -538,7 +547,7 @@ impl Inner {
             }
             drop(watch);
         });
-        st.timer = Some((at, task));
+        st.timer = Some((at, task, generation));
         if usable_until.is_none_or(|u| at <= u) {
             self.expiry_watch.store(generation, Ordering::Release);
         }
