@@ -459,6 +459,12 @@ fn render(s: &Value, d: &Value, mode: &str) -> String {
         xd["blocking_driver"], xd["raw_ureq"], x["blocking_vs_raw"]
     );
     t += &format!(
+        "| exchange, blocking driver vs raw ureq with the same timeouts (median µs) | {} | {} | {} | — |\n",
+        xd["blocking_driver"],
+        xd["raw_ureq_same_timeouts"],
+        d["scenarios"]["exchange_overhead"]["blocking_vs_raw_same_timeouts"]
+    );
+    t += &format!(
         "| exchange, `oauth2` crate vs raw reqwest (median µs) | {} | {} | {} | — |\n",
         xd["oauth2_crate"], xd["raw_reqwest"], x["oauth2_crate_vs_raw"]
     );

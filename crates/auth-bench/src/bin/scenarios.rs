@@ -396,6 +396,14 @@ async fn exchange_overhead(emu: &Emulator, rounds: usize) -> Value {
         .http_status_as_error(false)
         .build()
         .into();
+    // The same raw POST with the timeouts the driver must have: ureq's
+    // timeout handling has costs of its own, shown separately.
+    let timed_agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(Some(auth_ureq::DEFAULT_CONNECT_TIMEOUT))
+        .timeout_global(Some(auth_ureq::DEFAULT_TIMEOUT))
+        .build()
+        .into();
     let oauth_client = oauth2::basic::BasicClient::new(oauth2::ClientId::new(ID.into()))
         .set_client_secret(oauth2::ClientSecret::new(SECRET.into()))
         .set_auth_type(oauth2::AuthType::RequestBody)
@@ -410,6 +418,7 @@ async fn exchange_overhead(emu: &Emulator, rounds: usize) -> Value {
     let mut t_oauth2 = Vec::new();
     let mut t_block = Vec::new();
     let mut t_ureq = Vec::new();
+    let mut t_ureq_timed = Vec::new();
     for round in 0..(rounds + 10) {
         let warm = round >= 10; // the first rounds open connections
 
@@ -452,7 +461,8 @@ async fn exchange_overhead(emu: &Emulator, rounds: usize) -> Value {
             url.clone(),
             body.clone(),
         );
-        let (db, du) = tokio::task::spawn_blocking(move || {
+        let tag = timed_agent.clone();
+        let (db, du, dt) = tokio::task::spawn_blocking(move || {
             let t = Instant::now();
             let tok = bp.token().expect("blocking exchange");
             let db = t.elapsed();
@@ -466,13 +476,24 @@ async fn exchange_overhead(emu: &Emulator, rounds: usize) -> Value {
                 .expect("raw ureq post");
             let text = r.body_mut().read_to_vec().expect("raw ureq body");
             let _: Value = serde_json::from_slice(&text).expect("json");
-            (db, t.elapsed())
+            let du = t.elapsed();
+            let t = Instant::now();
+            let mut r = tag
+                .post(&u)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("accept", "application/json")
+                .send(b.as_bytes())
+                .expect("raw ureq post with timeouts");
+            let text = r.body_mut().read_to_vec().expect("raw ureq body");
+            let _: Value = serde_json::from_slice(&text).expect("json");
+            (db, du, t.elapsed())
         })
         .await
         .expect("blocking round");
         if warm {
             t_block.push(db);
             t_ureq.push(du);
+            t_ureq_timed.push(dt);
         }
     }
     for v in [
@@ -481,6 +502,7 @@ async fn exchange_overhead(emu: &Emulator, rounds: usize) -> Value {
         &mut t_oauth2,
         &mut t_block,
         &mut t_ureq,
+        &mut t_ureq_timed,
     ] {
         v.sort();
     }
@@ -493,12 +515,14 @@ async fn exchange_overhead(emu: &Emulator, rounds: usize) -> Value {
         "async_vs_raw": ratio(&t_async, &t_raw),
         "blocking_vs_raw": ratio(&t_block, &t_ureq),
         "oauth2_crate_vs_raw": ratio(&t_oauth2, &t_raw),
+        "blocking_vs_raw_same_timeouts": ratio(&t_block, &t_ureq_timed),
         "median_us": {
             "async_driver": us(med(&t_async)),
             "raw_reqwest": us(med(&t_raw)),
             "oauth2_crate": us(med(&t_oauth2)),
             "blocking_driver": us(med(&t_block)),
             "raw_ureq": us(med(&t_ureq)),
+            "raw_ureq_same_timeouts": us(med(&t_ureq_timed)),
         }
     })
 }
