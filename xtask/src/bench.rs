@@ -245,25 +245,34 @@ fn cli_token_warm(cargo: &str) -> Value {
     let dir = std::env::temp_dir().join(format!("apiauth-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let token_url = emu.url("/oauth2/token");
-    let run = || {
-        Command::new(&bin)
-            .args([
-                "token",
-                "--provider",
-                "oauth2",
-                "--token-url",
-                &token_url,
-                "--auth",
-                "basic",
-            ])
-            .env("APIAUTH_CONFIG_DIR", &dir)
-            .env("APIAUTH_CLIENT_ID", auth_emulator::demo::OAUTH2_CLIENT_ID)
-            .env(
-                "APIAUTH_CLIENT_SECRET",
-                auth_emulator::demo::OAUTH2_CLIENT_SECRET,
-            )
-            .output()
+    // `apiauth token` ad hoc from the environment; `via` wraps it (GNU time).
+    let command = |via: Option<&str>| {
+        let mut c = match via {
+            Some(wrapper) => {
+                let mut c = Command::new(wrapper);
+                c.args(["-f", "%M"]).arg(&bin);
+                c
+            }
+            None => Command::new(&bin),
+        };
+        c.args([
+            "token",
+            "--provider",
+            "oauth2",
+            "--token-url",
+            &token_url,
+            "--auth",
+            "basic",
+        ])
+        .env("APIAUTH_CONFIG_DIR", &dir)
+        .env("APIAUTH_CLIENT_ID", auth_emulator::demo::OAUTH2_CLIENT_ID)
+        .env(
+            "APIAUTH_CLIENT_SECRET",
+            auth_emulator::demo::OAUTH2_CLIENT_SECRET,
+        );
+        c
     };
+    let run = || command(None).output();
     if !run().is_ok_and(|o| o.status.success()) {
         return Value::Null; // the cold run must work before warm runs mean anything
     }
@@ -279,35 +288,15 @@ fn cli_token_warm(cargo: &str) -> Value {
     times.sort();
     let fetched = emu.counters().token_requests_total - before;
     // Peak RSS through GNU time, when the machine has it.
-    let peak_kib = Command::new("/usr/bin/time")
-        .args(["-f", "%M"])
-        .arg(&bin)
-        .args([
-            "token",
-            "--provider",
-            "oauth2",
-            "--token-url",
-            &token_url,
-            "--auth",
-            "basic",
-        ])
-        .env("APIAUTH_CONFIG_DIR", &dir)
-        .env("APIAUTH_CLIENT_ID", auth_emulator::demo::OAUTH2_CLIENT_ID)
-        .env(
-            "APIAUTH_CLIENT_SECRET",
-            auth_emulator::demo::OAUTH2_CLIENT_SECRET,
-        )
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stderr)
-                .trim()
-                .lines()
-                .last()?
-                .trim()
-                .parse::<u64>()
-                .ok()
-        });
+    let peak_kib = command(Some("/usr/bin/time")).output().ok().and_then(|o| {
+        String::from_utf8_lossy(&o.stderr)
+            .trim()
+            .lines()
+            .last()?
+            .trim()
+            .parse::<u64>()
+            .ok()
+    });
     let _ = std::fs::remove_dir_all(&dir);
     json!({
         "runs": times.len(),
