@@ -38,13 +38,20 @@ impl<'a> Redactor<'a> {
         Self { secrets }
     }
 
-    /// Cuts every known secret out of `text`.
+    /// Cuts every known secret out of `text`, also in the escaped forms
+    /// `{:?}` and JSON give it (a secret holding `"` or `\` changes shape
+    /// when quoted).
     #[must_use]
     pub fn text(&self, text: &str) -> String {
         let mut out = text.to_owned();
-        for s in self.secrets {
-            if !s.is_empty() && out.contains(s) {
-                out = out.replace(s, REPLACEMENT);
+        for s in self.secrets.iter().filter(|s| !s.is_empty()) {
+            let debug = s.escape_debug().to_string();
+            let json = serde_json::to_string(s).unwrap_or_default();
+            let json = json.trim_matches('"');
+            for form in [*s, debug.as_str(), json] {
+                if !form.is_empty() && out.contains(form) {
+                    out = out.replace(form, REPLACEMENT);
+                }
             }
         }
         out

@@ -207,7 +207,9 @@ pub(crate) fn malformed(
 ) -> Error {
     Error::MalformedResponse {
         status: response.status(),
-        reason,
+        // Reasons may quote a field the server sent, and a server may echo
+        // the secret into any field.
+        reason: redactor.text(&reason),
         excerpt: redactor.excerpt(response.body()),
     }
 }

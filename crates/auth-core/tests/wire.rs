@@ -151,7 +151,7 @@ fn post_auth_puts_encoded_credentials_in_the_body() {
 fn rfc6749_5_1_example_parses() {
     // RFC 6749 §5.1 (its example also carries a refresh_token, which the
     // client-credentials grant ignores).
-    let creds = ClientCredentials::new("c", "s").unwrap();
+    let creds = ClientCredentials::new("c", "a-realistic-client-secret").unwrap();
     let p = Provider::from(OAuth2::new("https://as.example.com/token", ClientAuth::Basic).unwrap());
     let r = Response::builder()
         .status(200)
@@ -229,7 +229,7 @@ fn rfc6749_5_2_example_parses() {
 
 #[test]
 fn status_classes_map_to_actionable_errors() {
-    let creds = ClientCredentials::new("c", "s").unwrap();
+    let creds = ClientCredentials::new("c", "a-realistic-client-secret").unwrap();
     let p = Provider::from(OAuth2::new("https://as.example.com/token", ClientAuth::Basic).unwrap());
     let s = Scopes::empty();
 

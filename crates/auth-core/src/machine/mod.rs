@@ -242,11 +242,15 @@ impl TokenSource {
         }
         let error = Error::Transport {
             kind,
-            detail: crate::redact::Redactor::new([
-                self.credentials.client_secret().expose_secret(),
-                "",
-            ])
-            .text(&crate::redact::shorten(detail, 200)),
+            // Redact before cutting: a cut secret no longer matches.
+            detail: crate::redact::shorten(
+                &crate::redact::Redactor::new([
+                    self.credentials.client_secret().expose_secret(),
+                    "",
+                ])
+                .text(detail),
+                200,
+            ),
         };
         self.handle_failure(error, now);
     }

@@ -47,8 +47,8 @@ pub(crate) fn read_token(
     };
 
     let lifetime = match (obj.get("expires_in"), obj.get("expires_at")) {
-        (Some(v), _) if !v.is_null() => expires_in(v).map_err(|r| bad(&r))?,
-        (_, Some(v)) if !v.is_null() => expires_at(v).map_err(|r| bad(&r))?,
+        (Some(v), _) if !v.is_null() => expires_in(v, redactor).map_err(|r| bad(&r))?,
+        (_, Some(v)) if !v.is_null() => expires_at(v, redactor).map_err(|r| bad(&r))?,
         _ => Lifetime::Unknown,
     };
 
@@ -82,7 +82,7 @@ pub(crate) fn read_token(
 
 /// `expires_in`: an integer, an integer-valued string, or a float. Zero
 /// means "not stated" (as Go's x/oauth2 reads it); negative is an error.
-fn expires_in(v: &Value) -> Result<Lifetime, String> {
+fn expires_in(v: &Value, redactor: &Redactor<'_>) -> Result<Lifetime, String> {
     let secs: u64 = match v {
         Value::Number(n) => {
             if let Some(u) = n.as_u64() {
@@ -106,8 +106,9 @@ fn expires_in(v: &Value) -> Result<Lifetime, String> {
                 Err(_) => {
                     return Err(format!(
                         "expires_in is not a number ({:?})",
-                        crate::redact::shorten(t, 20)
-                    ))
+                        // Redact before cutting: a cut secret no longer matches.
+                        crate::redact::shorten(&redactor.text(t), 20)
+                    ));
                 }
             }
         }
@@ -121,12 +122,12 @@ fn expires_in(v: &Value) -> Result<Lifetime, String> {
 }
 
 /// `expires_at`: ISO 8601 (Markable), or Unix seconds (seen elsewhere).
-fn expires_at(v: &Value) -> Result<Lifetime, String> {
+fn expires_at(v: &Value, redactor: &Redactor<'_>) -> Result<Lifetime, String> {
     match v {
         Value::String(s) => parse_iso8601(s).map(Lifetime::ExpiresAt).ok_or_else(|| {
             format!(
                 "expires_at is not an ISO 8601 date-time ({:?})",
-                crate::redact::shorten(s, 40)
+                crate::redact::shorten(&redactor.text(s), 40)
             )
         }),
         Value::Number(n) => n
