@@ -186,15 +186,8 @@ fn run(seed: u64, actions: &[Action]) -> Result<Vec<String>, TestCaseError> {
     Ok(trace)
 }
 
-fn cases() -> u32 {
-    std::env::var("APIAUTH_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    #![proptest_config(common::proptest_config(10_000))]
 
     #[test]
     fn machine_keeps_its_promises(seed in any::<u64>(), actions in proptest::collection::vec(action(), 1..60)) {

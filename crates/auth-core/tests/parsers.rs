@@ -10,15 +10,9 @@ use auth_core::{
     ResponseContext, Scopes,
 };
 use proptest::prelude::*;
-use serde_json::{json, Map, Value};
 
-fn cases() -> u32 {
-    std::env::var("APIAUTH_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(2_000, |n: u32| n / 5)
-        .max(64)
-}
+mod common;
+use serde_json::{json, Map, Value};
 
 fn providers() -> Vec<(Provider, Scopes)> {
     vec![
@@ -148,7 +142,7 @@ fn check(body: Vec<u8>, status: u16, secret: &str, token: &str) -> Result<(), Te
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases()))]
+    #![proptest_config(common::proptest_config(2_000))]
 
     #[test]
     fn arbitrary_bytes_never_panic_or_leak(

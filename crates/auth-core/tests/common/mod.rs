@@ -151,3 +151,26 @@ pub fn ok(token: &str, expires_in: u64) -> Response<Vec<u8>> {
         )
         .unwrap()
 }
+
+/// Proptest settings shared by the property tests: `APIAUTH_PROPTEST_CASES`
+/// cases (default `default_cases`), and a fixed seed so CI runs the same
+/// cases every time — set `APIAUTH_PROPTEST_SEED=random` (or a number) to
+/// explore. Failures are saved in `tests/*.proptest-regressions` and
+/// replayed first on every run.
+pub fn proptest_config(default_cases: u32) -> proptest::test_runner::Config {
+    use proptest::test_runner::{Config, RngSeed};
+    let cases = std::env::var("APIAUTH_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default_cases);
+    let rng_seed = match std::env::var("APIAUTH_PROPTEST_SEED").as_deref() {
+        Ok("random") => RngSeed::Random,
+        Ok(n) => RngSeed::Fixed(n.parse().unwrap_or(0x5eed_a11c)),
+        Err(_) => RngSeed::Fixed(0x5eed_a11c),
+    };
+    Config {
+        cases,
+        rng_seed,
+        ..Config::default()
+    }
+}
