@@ -142,6 +142,31 @@ async fn herd(emu: &Emulator, callers: usize) -> Value {
     .await;
     let theirs = token_requests(emu) - before;
 
+    // The floor: the same number of tasks parked on one tokio watch channel
+    // and woken by one send after a simulated 50 ms round trip, no HTTP and
+    // no apiauth. What it costs above 50 ms is the runtime's wake-up bill.
+    let (tx, _) = tokio::sync::watch::channel(0u8);
+    let barrier = Arc::new(tokio::sync::Barrier::new(callers + 1));
+    let parked: Vec<_> = (0..callers)
+        .map(|_| {
+            let (mut rx, b) = (tx.subscribe(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                b.wait().await;
+                let t = Instant::now();
+                let _ = rx.changed().await;
+                t.elapsed()
+            })
+        })
+        .collect();
+    barrier.wait().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tx.send_replace(1);
+    let mut floor_waits = Vec::with_capacity(callers);
+    for p in parked {
+        floor_waits.push(p.await.expect("parked task"));
+    }
+    floor_waits.sort();
+
     // The blocking driver: 64 threads.
     let bp = blocking_provider(emu);
     let before = token_requests(emu);
@@ -180,6 +205,8 @@ async fn herd(emu: &Emulator, callers: usize) -> Value {
         "baseline_max_wait_ms": ms(quantile(&base_waits, 1.0)),
         "baseline_errors": base_errors,
         "baseline_max_connections": 1000,
+        "wake_floor_max_wait_ms": ms(quantile(&floor_waits, 1.0)),
+        "wake_floor_round_trip_ms": 50.0,
         "blocking_threads": 64,
         "blocking_token_requests": blocking_requests,
         "blocking_median_wait_ms": ms(quantile(&bwaits, 0.5)),
