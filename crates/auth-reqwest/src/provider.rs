@@ -3,7 +3,7 @@
 //! at the machine's deadlines.
 
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -57,6 +57,8 @@ pub(crate) struct Inner {
     /// no later than the cached token's `usable_until` and clear it.
     expiry_watch: AtomicU64,
     timer_generation: AtomicU64,
+    /// Set while the machine waits for a token callers demanded.
+    demand_pending: AtomicBool,
 }
 
 struct State {
@@ -222,6 +224,7 @@ impl TokenProviderBuilder {
                 rate_limits: Mutex::new(None),
                 expiry_watch: AtomicU64::new(0),
                 timer_generation: AtomicU64::new(0),
+                demand_pending: AtomicBool::new(false),
             }),
         })
     }
@@ -278,7 +281,14 @@ impl TokenProvider {
     async fn token_slow(&self) -> Result<Arc<Token>, Error> {
         self.restore_from_store().await;
         let mut rx = self.inner.outcome.subscribe();
-        let leader = {
+        // When callers already wait for a demanded token, join them without
+        // touching the machine's lock: in a herd of thousands, queueing
+        // every caller through it costs more than the round trip saves.
+        // Subscribing first means the outcome cannot slip past.
+        let joined = self.inner.demand_pending.load(Ordering::Acquire);
+        let leader = if joined {
+            None
+        } else {
             let mut st = self.inner.lock();
             let now = Instant::now();
             if let Some(t) = st.machine.token(now) {
@@ -286,6 +296,9 @@ impl TokenProvider {
                 return Ok(t);
             }
             st.machine.handle_demand(now);
+            // The machine now waits for a token; pump clears this when it
+            // hands out the outcome (a token or the error).
+            self.inner.demand_pending.store(true, Ordering::Release);
             let leader = self.inner.pump_keeping_transmit(&mut st);
             if let Some(t) = st.machine.token(now) {
                 return Ok(t);
@@ -423,13 +436,17 @@ impl Inner {
         let transmit = st.machine.poll_transmit();
         while let Some(ev) = st.machine.poll_event() {
             match ev {
+                // Clear before sending: a caller that still sees the flag
+                // has subscribed already and gets this outcome.
                 Event::TokenReady(token) => {
                     self.cache.store(Some(Arc::clone(&token)));
                     self.save_to_store(&token);
+                    self.demand_pending.store(false, Ordering::Release);
                     self.outcome.send_replace(Some(Ok(token)));
                 }
                 Event::Failed(e) => {
                     tracing::warn!(client_id = %self.client_id, error = %e, "token request failed");
+                    self.demand_pending.store(false, Ordering::Release);
                     self.outcome.send_replace(Some(Err(e)));
                 }
                 Event::RefreshFailed(e) => {

@@ -575,3 +575,49 @@ fn a_timer_lost_with_its_runtime_falls_back_to_the_clock() {
         "an expired token was served after its timer was lost"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_herd_that_joins_a_failing_fetch_hears_the_error() {
+    let emu = Emulator::start(EmulatorConfig::default()).await.unwrap();
+    emu.set_latency(Endpoint::Oauth2Token, Duration::from_millis(100));
+    emu.add_fault(FaultPlan::next(
+        Endpoint::Oauth2Token,
+        Fault::ServerError {
+            status: 503,
+            retry_after_secs: None,
+        },
+        1,
+    ))
+    .unwrap();
+    let p = TokenProvider::builder(
+        OAuth2::new(&emu.url("/oauth2/token"), ClientAuth::Basic).unwrap(),
+        creds(demo::OAUTH2_CLIENT_ID, demo::OAUTH2_CLIENT_SECRET),
+    )
+    .policy(fast().with_waiting_retries(0))
+    .build()
+    .unwrap();
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let p = p.clone();
+            tokio::spawn(
+                async move { tokio::time::timeout(Duration::from_secs(5), p.token()).await },
+            )
+        })
+        .collect();
+    let mut errors = 0;
+    for t in tasks {
+        match t.await.unwrap().expect("no caller hangs") {
+            Ok(_) => {}
+            Err(e) => {
+                assert!(e.is_retryable(), "{e}");
+                errors += 1;
+            }
+        }
+    }
+    assert!(
+        errors > 0,
+        "the callers that joined the failed fetch heard its error"
+    );
+    // The next caller starts afresh (after the short backoff) and succeeds.
+    p.token().await.unwrap();
+}
