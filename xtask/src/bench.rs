@@ -421,6 +421,12 @@ fn render(s: &Value, d: &Value, mode: &str) -> String {
         ratio(&h["max_wait_ms"], &h["round_trip_ms"])
     );
     t += &format!(
+        "| cold herd: tokio's own floor — {} tasks parked on one watch channel, woken after 50 ms (max wait, ms) | — | {} | {} of 50 ms | — |\n",
+        h["callers"],
+        hd["wake_floor_max_wait_ms"],
+        ratio(&hd["wake_floor_max_wait_ms"], &json!(50.0))
+    );
+    t += &format!(
         "| cold herd, blocking: token requests / max wait ({} threads) | {} / {} ms | — | — | exactly 1 |\n",
         hd["blocking_threads"], hd["blocking_token_requests"], hd["blocking_max_wait_ms"]
     );
