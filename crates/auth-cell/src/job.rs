@@ -1,0 +1,342 @@
+//! The IO slot: one [`Job`] at a time performs what the cell decided —
+//! lock and read the store, send token requests, save and remove entries —
+//! in the order it decided it.
+//!
+//! A driver's whole part is this loop (blocking shown; the async one awaits):
+//!
+//! ```text
+//! let mut guard = None;                     // the store's lock, if any
+//! while let Some(step) = job.next_step() {
+//!     match step {
+//!         Step::Lock { wait } => { guard = store.lock(job.key(), wait)?; job.handle_stored(..) }
+//!         Step::Load          => job.handle_loaded(store.load(job.key())),
+//!         Step::Send(t)       => match send(t.request) { Ok(r) => job.handle_response(r),
+//!                                                        Err(e) => job.handle_transport_error(..) },
+//!         Step::Save(entry)   => job.handle_stored(store.save(job.key(), &entry)),
+//!         Step::Remove(entry) => job.handle_stored(store.remove(job.key(), &entry)),
+//!     }
+//! }
+//! drop(guard);
+//! ```
+//!
+//! Dropped before `next_step` returned `None` — its task cancelled, its
+//! thread panicking, its runtime shut down — the job reports its request as
+//! abandoned (a transient failure the machine backs off from), frees the
+//! slot and wakes every waiter, so the next caller drives the retry.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use auth_core::{CacheKey, RequestId, StoredToken, Transmit, TransportErrorKind};
+
+use crate::cell::{Log, Outbox, Shared, StoreOp};
+use crate::sync;
+use crate::Error;
+
+/// How a job begins.
+pub(crate) enum Start {
+    /// Lock and read the store before asking the machine for a request.
+    Load,
+    /// Send this request the machine already made.
+    Send(Transmit),
+    /// Look at the machine and the store queue.
+    Drive,
+}
+
+enum Phase {
+    Lock,
+    Load,
+    Loading,
+    Pending(Transmit),
+    Sending { id: RequestId, at: Instant },
+    Storing(&'static str),
+    Drive,
+    Done,
+}
+
+/// One IO step the driver performs, then reports with the matching
+/// `handle_*` call.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Step {
+    /// Take the store's cross-process lock on [`Job::key`], waiting at most
+    /// `wait`; keep the guard until `next_step` returns `None`. Report with
+    /// [`Job::handle_stored`].
+    Lock {
+        /// The longest to wait for the lock.
+        wait: Duration,
+    },
+    /// Read the store's entry; report with [`Job::handle_loaded`].
+    Load,
+    /// Send this token request as is (no redirects, capped body, the
+    /// configured timeouts, instrumented with [`Job::span`]); report with
+    /// [`Job::handle_response`] (any status) or
+    /// [`Job::handle_transport_error`].
+    Send(Transmit),
+    /// Write this entry; report with [`Job::handle_stored`].
+    Save(StoredToken),
+    /// Delete the entry if it still holds this token; report with
+    /// [`Job::handle_stored`].
+    Remove(StoredToken),
+}
+
+/// The right to do the cell's IO. See the module docs for the loop.
+#[must_use = "a job holds the IO slot until it is run to completion or dropped"]
+pub struct Job {
+    shared: Arc<Shared>,
+    id: u64,
+    phase: Phase,
+    span: tracing::Span,
+}
+
+impl Job {
+    pub(crate) fn new(shared: Arc<Shared>, id: u64, start: Start) -> Self {
+        let phase = match start {
+            Start::Load => Phase::Lock,
+            Start::Send(t) => Phase::Pending(t),
+            Start::Drive => Phase::Drive,
+        };
+        Self {
+            shared,
+            id,
+            phase,
+            span: tracing::Span::none(),
+        }
+    }
+
+    /// The store key every store step uses.
+    #[must_use]
+    pub fn key(&self) -> &CacheKey {
+        &self.shared.key
+    }
+
+    /// The `apiauth.fetch` span of the request being sent: instrument the
+    /// send with it. Status and elapsed time are recorded on it.
+    #[must_use]
+    pub fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// The next step, or `None` when the job is done (drop the store guard
+    /// then). Call after every report.
+    pub fn next_step(&mut self) -> Option<Step> {
+        let sh = Arc::clone(&self.shared);
+        let mut st = sync::lock(&sh.state);
+        let now = sh.clock.now();
+        let mut out = Outbox::default();
+        let step = loop {
+            match std::mem::replace(&mut self.phase, Phase::Done) {
+                Phase::Lock => {
+                    self.phase = Phase::Load;
+                    break Some(Step::Lock {
+                        wait: sh.wait_limit,
+                    });
+                }
+                Phase::Load => {
+                    self.phase = Phase::Loading;
+                    break Some(Step::Load);
+                }
+                Phase::Loading => {
+                    // The driver skipped the report: carry on as if empty.
+                    st.loading = false;
+                    self.phase = Phase::Drive;
+                }
+                Phase::Pending(t) => {
+                    self.phase = Phase::Sending { id: t.id, at: now };
+                    break Some(Step::Send(t));
+                }
+                Phase::Sending { id, .. } => {
+                    st.machine.handle_transport_error(
+                        id,
+                        TransportErrorKind::Other,
+                        "the driver moved on without reporting the request",
+                        now,
+                    );
+                    sh.process_events(&mut st, now, false, &mut out);
+                    self.phase = Phase::Drive;
+                }
+                Phase::Storing(_) => self.phase = Phase::Drive,
+                Phase::Drive => {
+                    if st.round_is_open() && st.machine.token(now).is_none() {
+                        if st.machine.poll_timeout().is_some_and(|at| at <= now) {
+                            st.machine.handle_timeout(now);
+                        }
+                        st.machine.handle_demand(now);
+                        sh.process_events(&mut st, now, false, &mut out);
+                    }
+                    if let Some(t) = st.machine.poll_transmit() {
+                        self.phase = Phase::Pending(t);
+                        continue;
+                    }
+                    if let Some(op) = st.store_ops.pop_front() {
+                        let (name, step) = match op {
+                            StoreOp::Save(e) => ("save", Step::Save(e)),
+                            StoreOp::Remove(e) => ("remove", Step::Remove(e)),
+                        };
+                        self.phase = Phase::Storing(name);
+                        break Some(step);
+                    }
+                    // Done: free the slot; waiters look again (one of them
+                    // may have to drive a retry when a backoff ends).
+                    if st.busy == Some(self.id) {
+                        st.busy = None;
+                    }
+                    st.notify(&mut out);
+                    break None;
+                }
+                Phase::Done => break None,
+            }
+        };
+        sh.publish(&st, now);
+        drop(st);
+        out.deliver(&sh.client_id);
+        if let Some(Step::Send(t)) = &step {
+            self.span = tracing::info_span!(
+                "apiauth.fetch",
+                provider = sh.provider.kind(),
+                client_id = %sh.client_id,
+                url = %t.request.uri(),
+                status = tracing::field::Empty,
+                elapsed_ms = tracing::field::Empty,
+            );
+        }
+        step
+    }
+
+    /// The store answered a [`Step::Load`].
+    pub fn handle_loaded(&mut self, result: Result<Option<StoredToken>, Error>) {
+        let sh = Arc::clone(&self.shared);
+        let mut st = sync::lock(&sh.state);
+        let now = sh.clock.now();
+        let mut out = Outbox::default();
+        st.loading = false;
+        match result {
+            Ok(Some(entry)) => {
+                if let Err(e) =
+                    auth_core::store::offer_stored(&mut st.machine, entry, now, sh.clock.wall())
+                {
+                    out.log(Log::StoreIgnored(e));
+                }
+                sh.process_events(&mut st, now, true, &mut out);
+            }
+            Ok(None) => {}
+            Err(error) => out.log(Log::Store { op: "load", error }),
+        }
+        if matches!(self.phase, Phase::Loading) {
+            self.phase = Phase::Drive;
+        }
+        sh.publish(&st, now);
+        drop(st);
+        out.deliver(&sh.client_id);
+    }
+
+    /// The token endpoint answered a [`Step::Send`] (any status).
+    pub fn handle_response(&mut self, response: http::Response<Vec<u8>>) {
+        let status = response.status().as_u16();
+        self.report(|st, id, now, wall| st.machine.handle_response(id, response, now, wall));
+        self.span.record("status", status);
+        tracing::debug!(parent: &self.span, status, "token endpoint answered");
+    }
+
+    /// A [`Step::Send`] got no complete answer. `detail` must name the
+    /// cause only; the core redacts the client secret from it anyway.
+    pub fn handle_transport_error(&mut self, kind: TransportErrorKind, detail: &str) {
+        self.report(|st, id, now, _| st.machine.handle_transport_error(id, kind, detail, now));
+        tracing::debug!(parent: &self.span, kind = %kind, "token request got no answer");
+    }
+
+    fn report(
+        &mut self,
+        f: impl FnOnce(&mut crate::cell::State, RequestId, Instant, std::time::SystemTime),
+    ) {
+        let sh = Arc::clone(&self.shared);
+        let mut st = sync::lock(&sh.state);
+        let now = sh.clock.now();
+        let mut out = Outbox::default();
+        if let Phase::Sending { id, at } = self.phase {
+            self.span.record(
+                "elapsed_ms",
+                u64::try_from(now.saturating_duration_since(at).as_millis()).unwrap_or(u64::MAX),
+            );
+            f(&mut st, id, now, sh.clock.wall());
+            sh.process_events(&mut st, now, false, &mut out);
+            self.phase = Phase::Drive;
+        }
+        sh.publish(&st, now);
+        drop(st);
+        out.deliver(&sh.client_id);
+    }
+
+    /// The store answered a [`Step::Lock`], [`Step::Save`] or
+    /// [`Step::Remove`]. A failure is logged once and costs nothing else.
+    pub fn handle_stored(&mut self, result: Result<(), Error>) {
+        let op = match self.phase {
+            Phase::Storing(op) => {
+                self.phase = Phase::Drive;
+                op
+            }
+            _ => "lock",
+        };
+        if let Err(error) = result {
+            let mut out = Outbox::default();
+            out.log(Log::Store { op, error });
+            out.deliver(&self.shared.client_id);
+        }
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        let phase = std::mem::replace(&mut self.phase, Phase::Done);
+        if matches!(phase, Phase::Done) {
+            return;
+        }
+        let sh = Arc::clone(&self.shared);
+        let mut st = sync::lock(&sh.state);
+        let now = sh.clock.now();
+        let mut out = Outbox::default();
+        let abandoned = match phase {
+            Phase::Sending { id, .. } => Some(id),
+            Phase::Pending(t) => Some(t.id),
+            Phase::Lock | Phase::Load | Phase::Loading => {
+                st.loading = false;
+                None
+            }
+            _ => None,
+        };
+        if let Some(id) = abandoned {
+            st.machine.handle_transport_error(
+                id,
+                TransportErrorKind::Other,
+                "the token request was abandoned: the task or thread sending it was cancelled, panicked or lost its runtime",
+                now,
+            );
+            sh.process_events(&mut st, now, false, &mut out);
+        }
+        if st.busy == Some(self.id) {
+            st.busy = None;
+        }
+        st.notify(&mut out);
+        sh.publish(&st, now);
+        drop(st);
+        out.deliver(&sh.client_id);
+    }
+}
+
+impl fmt::Debug for Job {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let phase = match self.phase {
+            Phase::Lock => "lock",
+            Phase::Load | Phase::Loading => "load",
+            Phase::Pending(_) | Phase::Sending { .. } => "send",
+            Phase::Storing(op) => op,
+            Phase::Drive => "drive",
+            Phase::Done => "done",
+        };
+        f.debug_struct("Job")
+            .field("id", &self.id)
+            .field("phase", &phase)
+            .finish()
+    }
+}

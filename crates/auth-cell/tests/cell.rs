@@ -1,0 +1,415 @@
+//! The cell's guarantees, deterministically: a clock moved by hand, canned
+//! answers, jobs dropped, cancelled and panicked at their edges.
+
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant, SystemTime};
+
+use auth_cell::{
+    ApiCall, Clock, Demand, Limits, ManualClock, MemoryStore, Read, Step, TokenStore, Verdict,
+};
+use auth_core::{RefreshPolicy, StoredToken};
+use common::{builder, cell, run, token, Server};
+
+fn noop() -> Context<'static> {
+    Context::from_waker(Waker::noop())
+}
+
+/// Issue 9's headline: a 4 s token read 4.5 s later. The old async driver
+/// skipped the clock while a timer was "armed" and served it; the cell has
+/// no timer to trust and checks every read against the clock.
+#[test]
+fn an_expired_token_is_never_read() {
+    let clock = Arc::new(ManualClock::new());
+    let cell = cell(&clock, false);
+    let server = Server::new(vec![Server::token("t1", 4)]);
+    let t1 = token(&cell, &clock, &server, None).unwrap();
+    clock.advance(Duration::from_millis(4500));
+    assert!(!t1.is_usable(clock.now()));
+    assert!(matches!(cell.read(), Read::Miss));
+    let t2 = token(&cell, &clock, &server, None).unwrap();
+    assert_ne!(t1.id(), t2.id());
+    assert!(t2.is_usable(clock.now()));
+    assert_eq!(server.sends(), 2);
+}
+
+/// Two callers on a cold cell share one request; the second waits on a
+/// ticket that resolves with the first one's token.
+#[test]
+fn a_cold_herd_shares_one_request() {
+    let clock = Arc::new(ManualClock::new());
+    let cell = cell(&clock, false);
+    let server = Server::new(vec![Server::token("t1", 3600)]);
+    let Demand::Run(job, mut first) = cell.demand() else {
+        panic!("the first caller sends")
+    };
+    let Demand::Wait(mut second) = cell.demand() else {
+        panic!("the second caller waits")
+    };
+    assert!(cell.poll_ticket(&mut second, &mut noop()).is_pending());
+    run(job, &server, None);
+    let Poll::Ready(Demand::Ready(a)) = cell.poll_ticket(&mut first, &mut noop()) else {
+        panic!()
+    };
+    let Poll::Ready(Demand::Ready(b)) = cell.poll_ticket(&mut second, &mut noop()) else {
+        panic!()
+    };
+    assert_eq!(a.id(), b.id());
+    assert_eq!(server.sends(), 1);
+}
+
+/// Issue 9 items 2, 3, 7: the holder of the IO slot vanishes mid-request
+/// (its task cancelled, its runtime dropped, its thread panicking). The old
+/// drivers left a flag set and every later caller timed out; here the
+/// dropped job reports the request abandoned, frees the slot, and wakes the
+/// waiter, which drives the retry after the backoff.
+#[test]
+fn a_job_dropped_mid_request_frees_the_slot_and_wakes_waiters() {
+    let clock = Arc::new(ManualClock::new());
+    let cell = cell(&clock, false);
+    let server = Server::new(vec![Server::token("t1", 3600)]);
+    let Demand::Run(mut job, _) = cell.demand() else {
+        panic!()
+    };
+    let Some(Step::Send(_)) = job.next_step() else {
+        panic!()
+    };
+    let Demand::Wait(mut waiter) = cell.demand() else {
+        panic!()
+    };
+    drop(job); // mid-request
+    let got = match cell.poll_ticket(&mut waiter, &mut noop()) {
+        Poll::Ready(d) => d,
+        Poll::Pending => panic!("the waiter was not told the slot is free"),
+    };
+    // The abandoned request backs off; the waiter sleeps until it ends,
+    // then takes the slot.
+    let Demand::Wait(mut waiter) = got else {
+        panic!("expected a wait for the backoff, got {got:?}")
+    };
+    clock.advance(cell.wake_in(&waiter).unwrap());
+    let Poll::Ready(Demand::Run(job, mut waiter2)) = cell.poll_ticket(&mut waiter, &mut noop())
+    else {
+        panic!("the waiter did not get the slot")
+    };
+    run(job, &server, None);
+    assert!(matches!(
+        cell.poll_ticket(&mut waiter2, &mut noop()),
+        Poll::Ready(Demand::Ready(_))
+    ));
+}
+
+/// A panic inside the cell's lock (here: the clock, read under it) poisons
+/// nothing for good: the next call works.
+#[test]
+fn a_panic_inside_the_lock_does_not_wedge_the_cell() {
+    #[derive(Debug)]
+    struct Flaky(Arc<ManualClock>, AtomicBool);
+    impl Clock for Flaky {
+        fn now(&self) -> Instant {
+            if self.1.swap(false, Ordering::SeqCst) {
+                panic!("clock failure");
+            }
+            self.0.now()
+        }
+        fn wall(&self) -> SystemTime {
+            self.0.wall()
+        }
+    }
+    let manual = Arc::new(ManualClock::new());
+    let clock = Arc::new(Flaky(manual.clone(), AtomicBool::new(false)));
+    let cell = builder(&manual)
+        .clock(clock.clone())
+        .build(&Limits::default(), false)
+        .unwrap();
+    let server = Server::new(vec![Server::token("t1", 3600)]);
+    let Demand::Run(mut job, _) = cell.demand() else {
+        panic!()
+    };
+    let Some(Step::Send(_)) = job.next_step() else {
+        panic!()
+    };
+    clock.1.store(true, Ordering::SeqCst);
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        job.handle_response(http::Response::new(Vec::new()));
+    }));
+    assert!(panicked.is_err(), "the clock panicked under the lock");
+    drop(job);
+    // The poisoned lock is recovered, the abandoned request backs off, and
+    // the next caller gets a token.
+    let t = token(&cell, &manual, &server, None).unwrap();
+    assert_eq!(t.access_token().expose_secret(), "t1");
+}
+
+/// Issue 9 item 9: a caller must not be handed an outcome older than its
+/// own demand. Round 1 fails transiently and backs off; a new caller
+/// within the backoff waits for the next attempt instead of getting round
+/// 1's error.
+#[test]
+fn a_waiter_never_gets_an_older_outcome() {
+    let clock = Arc::new(ManualClock::new());
+    let cell = builder(&clock)
+        .policy(RefreshPolicy::default().with_waiting_retries(0))
+        .build(&Limits::default(), false)
+        .unwrap();
+    let server = Server::new(vec![(503, "{}".into()), Server::token("t2", 3600)]);
+    let first = token(&cell, &clock, &server, None);
+    assert!(first.is_err(), "round 1 fails: {first:?}");
+    // Round 2, during round 1's backoff.
+    let d = cell.demand();
+    let Demand::Wait(mut t) = d else {
+        panic!("round 2 must wait for its own attempt, got {d:?}")
+    };
+    assert!(cell.poll_ticket(&mut t, &mut noop()).is_pending());
+    clock.advance(cell.wake_in(&t).unwrap());
+    let Poll::Ready(Demand::Run(job, mut t)) = cell.poll_ticket(&mut t, &mut noop()) else {
+        panic!()
+    };
+    run(job, &server, None);
+    assert!(matches!(
+        cell.poll_ticket(&mut t, &mut noop()),
+        Poll::Ready(Demand::Ready(_))
+    ));
+}
+
+/// Issue 9 items 4 and 5: an invalidated token never comes back — not from
+/// the cache, not from the store, not from a token endpoint that hands the
+/// same value out again.
+#[test]
+fn an_invalidated_token_never_comes_back() {
+    let clock = Arc::new(ManualClock::new());
+    let store = MemoryStore::new();
+    let cell = cell(&clock, true);
+    let server = Server::new(vec![
+        Server::token("t1", 3600),
+        Server::token("t1", 3600),
+        Server::token("t2", 3600),
+    ]);
+    let t1 = token(&cell, &clock, &server, Some(&store)).unwrap();
+    assert_eq!(store.len(), 1);
+    if let Some(job) = cell.invalidate(&t1) {
+        run(job, &server, Some(&store));
+    }
+    assert!(store.is_empty(), "the rejected entry is removed");
+    assert!(matches!(cell.read(), Read::Miss));
+    let t = token(&cell, &clock, &server, Some(&store)).unwrap();
+    assert_eq!(t.access_token().expose_secret(), "t2");
+    assert_eq!(server.sends(), 3, "t1 reissued was refused, then t2 fetched");
+}
+
+/// Issue 9 items 10 and 12: store operations are ordered and a removal is
+/// conditional. A save still queued when its token is rejected is dropped;
+/// a late invalidation of an old token does not delete a newer entry
+/// another process saved.
+#[test]
+fn store_operations_are_ordered_and_removals_conditional() {
+    let clock = Arc::new(ManualClock::new());
+    let store = MemoryStore::new();
+    let cell = cell(&clock, true);
+    let server = Server::new(vec![
+        Server::token("t1", 3600),
+        Server::token("t2", 3600),
+    ]);
+    // Fetch t1 but stop before its save runs.
+    let Demand::Run(mut job, _) = cell.demand() else {
+        panic!()
+    };
+    assert!(matches!(job.next_step(), Some(Step::Lock { .. })));
+    job.handle_stored(Ok(()));
+    assert!(matches!(job.next_step(), Some(Step::Load)));
+    job.handle_loaded(Ok(None));
+    let Some(Step::Send(_)) = job.next_step() else {
+        panic!()
+    };
+    job.handle_response(
+        http::Response::builder()
+            .status(200)
+            .body(Server::token("t1", 3600).1.into_bytes())
+            .unwrap(),
+    );
+    let Read::Fresh(t1) = cell.read() else {
+        panic!()
+    };
+    // The API rejects t1 while its save is still queued.
+    assert!(cell.invalidate(&t1).is_none(), "the slot holder runs it");
+    let mut steps = Vec::new();
+    while let Some(step) = job.next_step() {
+        match step {
+            Step::Save(e) => {
+                steps.push("save");
+                store.save(job.key(), &e).unwrap();
+                job.handle_stored(Ok(()));
+            }
+            Step::Remove(e) => {
+                steps.push("remove");
+                store.remove(job.key(), &e).unwrap();
+                job.handle_stored(Ok(()));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(steps, ["remove"], "the save of a rejected token is dropped");
+    assert!(store.is_empty());
+
+    // Another process saved t2; a late invalidation of t1 leaves it.
+    let key = cell.key().clone();
+    let other = StoredToken {
+        key: key.as_str().to_owned(),
+        access_token: auth_core::AccessToken::new("t2".to_owned()),
+        token_type: "Bearer".into(),
+        expires_at: None,
+        scope: String::new(),
+        publishable: false,
+        issued_at: None,
+    };
+    store.save(&key, &other).unwrap();
+    if let Some(job) = cell.invalidate(&t1) {
+        run(job, &server, Some(&store));
+    }
+    assert_eq!(store.len(), 1, "a newer entry survives a late invalidation");
+}
+
+/// Inside the refresh-ahead window the first reader claims the refresh and
+/// keeps the valid token; readers meanwhile neither wait nor claim twice.
+#[test]
+fn refresh_ahead_is_claimed_once_and_nobody_waits() {
+    let clock = Arc::new(ManualClock::new());
+    let cell = cell(&clock, false);
+    let server = Server::new(vec![
+        Server::token("t1", 3600),
+        Server::token("t2", 3600),
+    ]);
+    let t1 = token(&cell, &clock, &server, None).unwrap();
+    clock.advance(Duration::from_secs(3600 - 60));
+    assert!(t1.is_usable(clock.now()));
+    let Read::Refresh(same, job) = cell.read() else {
+        panic!("the refresh is due")
+    };
+    assert_eq!(same.id(), t1.id());
+    assert!(
+        matches!(cell.read(), Read::Fresh(t) if t.id() == t1.id()),
+        "a second reader neither waits nor claims"
+    );
+    run(job, &server, None);
+    let Read::Fresh(t2) = cell.read() else {
+        panic!()
+    };
+    assert_ne!(t2.id(), t1.id());
+    assert_eq!(server.sends(), 2);
+}
+
+/// A final error reaches every waiter of the round, once, and the next
+/// caller within the cooldown gets it without a request.
+#[test]
+fn a_final_error_reaches_every_waiter_without_a_retry_loop() {
+    let clock = Arc::new(ManualClock::new());
+    let cell = cell(&clock, false);
+    let server = Server::new(vec![(401, r#"{"error":"invalid_client"}"#.into())]);
+    let Demand::Run(job, mut a) = cell.demand() else {
+        panic!()
+    };
+    let Demand::Wait(mut b) = cell.demand() else {
+        panic!()
+    };
+    run(job, &server, None);
+    for t in [&mut a, &mut b] {
+        let Poll::Ready(Demand::Failed(e)) = cell.poll_ticket(t, &mut noop()) else {
+            panic!()
+        };
+        assert!(!e.is_retryable(), "{e}");
+    }
+    assert!(matches!(cell.demand(), Demand::Failed(_)));
+    assert_eq!(server.sends(), 1);
+}
+
+/// Min-validity reads retire a token that is too short-lived and fetch a
+/// new one, without touching the shared store entry.
+#[test]
+fn min_validity_retires_without_removing_the_store_entry() {
+    let clock = Arc::new(ManualClock::new());
+    let store = MemoryStore::new();
+    let cell = cell(&clock, true);
+    let server = Server::new(vec![
+        Server::token("t1", 600),
+        Server::token("t2", 3600),
+    ]);
+    let t1 = token(&cell, &clock, &server, Some(&store)).unwrap();
+    let Demand::Ready(same) = cell.demand_valid_for(Duration::from_secs(60)) else {
+        panic!()
+    };
+    assert_eq!(same.id(), t1.id());
+    let d = cell.demand_valid_for(Duration::from_secs(1800));
+    let Demand::Run(job, _) = d else {
+        panic!("{d:?}")
+    };
+    let mut removed = false;
+    let mut job = job;
+    while let Some(step) = job.next_step() {
+        match step {
+            Step::Remove(_) => removed = true,
+            Step::Lock { .. } | Step::Save(_) => job.handle_stored(Ok(())),
+            Step::Load => job.handle_loaded(TokenStore::load(&store, job.key())),
+            Step::Send(_) => job.handle_response(
+                http::Response::builder()
+                    .status(200)
+                    .body(Server::token("t2", 3600).1.into_bytes())
+                    .unwrap(),
+            ),
+            _ => unreachable!(),
+        }
+    }
+    assert!(!removed);
+    let Read::Fresh(t2) = cell.read() else {
+        panic!()
+    };
+    assert_eq!(t2.access_token().expose_secret(), "t2");
+}
+
+/// The retry-once rule: a rejected answer is retried once when the
+/// request can be replayed, never twice.
+#[test]
+fn a_rejected_answer_is_retried_once() {
+    let clock = Arc::new(ManualClock::new());
+    let cell = cell(&clock, false);
+    let mut h = http::HeaderMap::new();
+    h.insert(
+        http::header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Bearer error=\"invalid_token\""),
+    );
+    let unauthorized = http::StatusCode::UNAUTHORIZED;
+    let mut call = ApiCall::new(true);
+    assert_eq!(
+        call.judge(&cell, http::StatusCode::OK, &h, false),
+        Verdict::Deliver
+    );
+    assert_eq!(
+        call.judge(&cell, unauthorized, &h, true),
+        Verdict::InvalidateAndRetry
+    );
+    assert_eq!(call.judge(&cell, unauthorized, &h, true), Verdict::Invalidate);
+    let mut once = ApiCall::new(false);
+    assert_eq!(once.judge(&cell, unauthorized, &h, true), Verdict::Invalidate);
+}
+
+/// The builder refuses configurations no request could live with.
+#[test]
+fn the_builder_refuses_what_cannot_work() {
+    let clock = Arc::new(ManualClock::new());
+    let zero = Limits {
+        timeout: Duration::ZERO,
+        ..Limits::default()
+    };
+    assert!(builder(&clock).build(&zero, false).is_err());
+    assert!(builder(&clock)
+        .wait_limit(Duration::ZERO)
+        .build(&Limits::default(), false)
+        .is_err());
+    let e = builder(&clock)
+        .build_search(&Limits::default(), false)
+        .unwrap_err();
+    assert!(e.to_string().contains("Markable"), "{e}");
+}

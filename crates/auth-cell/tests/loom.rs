@@ -1,0 +1,200 @@
+//! Loom models of the cell's synchronization: every interleaving of a few
+//! threads reading, demanding, fetching (succeeding, failing, abandoned)
+//! and invalidating, with the invariants asserted at the end.
+//!
+//! Run by `cargo xtask ci` as
+//! `RUSTFLAGS="--cfg apiauth_loom" cargo test -p auth-cell --test loom --release`
+//! (with `LOOM_MAX_PREEMPTIONS=2`, which keeps it inside the time budget).
+
+#![cfg(apiauth_loom)]
+
+mod common;
+
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use auth_cell::{Demand, Error, Job, ManualClock, Read, Step, TokenCell};
+use auth_core::Token;
+use common::{cell, Server};
+use loom::thread;
+
+/// Runs a job, counting concurrent sends: the slot admits one at a time.
+fn run(mut job: Job, server: &Server, in_flight: &AtomicUsize, abandon: bool) {
+    while let Some(step) = job.next_step() {
+        match step {
+            Step::Send(_) => {
+                assert_eq!(in_flight.fetch_add(1, Ordering::SeqCst), 0, "two requests in flight");
+                thread::yield_now();
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                if abandon {
+                    return; // dropped mid-request
+                }
+                job.handle_response(server.answer());
+            }
+            Step::Lock { .. } | Step::Save(_) | Step::Remove(_) => job.handle_stored(Ok(())),
+            Step::Load => job.handle_loaded(Ok(None)),
+            _ => unreachable!(),
+        }
+    }
+}
+
+/// A whole `token()` call as a driver makes it, waiting with loom's
+/// `block_on` (so a lost wake-up is a deadlock loom reports) and jumping the
+/// clock where a driver would sleep until a backoff ends.
+fn get(
+    cell: &TokenCell,
+    clock: &ManualClock,
+    server: &Server,
+    in_flight: &AtomicUsize,
+    abandon_first: bool,
+) -> Result<Arc<Token>, Error> {
+    let mut abandon = abandon_first;
+    match cell.read() {
+        Read::Fresh(t) => return Ok(t),
+        Read::Refresh(t, job) => {
+            run(job, server, in_flight, false);
+            return Ok(t);
+        }
+        Read::Miss => {}
+    }
+    let mut demand = cell.demand();
+    loop {
+        demand = match demand {
+            Demand::Ready(t) => return Ok(t),
+            Demand::Failed(e) => return Err(e),
+            Demand::Run(job, ticket) => {
+                run(job, server, in_flight, std::mem::take(&mut abandon));
+                Demand::Wait(ticket)
+            }
+            Demand::Wait(mut ticket) => {
+                if let Some(wait) = cell.wake_in(&ticket) {
+                    // A driver sleeps at most `wait`; here time jumps. The
+                    // waker registered meanwhile must outlive this poll,
+                    // which loom's `block_on` wakers do not: use a no-op.
+                    let mut cx = Context::from_waker(Waker::noop());
+                    match cell.poll_ticket(&mut ticket, &mut cx) {
+                        Poll::Ready(d) => d,
+                        Poll::Pending => {
+                            clock.advance(wait);
+                            Demand::Wait(ticket)
+                        }
+                    }
+                } else {
+                    loom::future::block_on(poll_fn(|cx| cell.poll_ticket(&mut ticket, cx)))
+                }
+            }
+        };
+    }
+}
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(2);
+    }
+    builder.check(f);
+}
+
+/// Two callers on a cold cell and a reader: one request, one token, and
+/// nobody sees a token that is not usable.
+#[test]
+fn cold_callers_share_one_request() {
+    model(|| {
+        let clock = Arc::new(ManualClock::new());
+        let cell = cell(&clock, false);
+        let server = Server::new(vec![Server::token("t1", 3600)]);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (cell, clock, server, in_flight) =
+                    (cell.clone(), clock.clone(), server.clone(), in_flight.clone());
+                thread::spawn(move || get(&cell, &clock, &server, &in_flight, false).unwrap())
+            })
+            .collect();
+        if let Read::Fresh(t) = cell.read() {
+            assert!(t.is_usable(auth_cell::Clock::now(&*clock)));
+        }
+        let tokens: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(tokens[0].id(), tokens[1].id());
+        assert_eq!(server.sends(), 1);
+    });
+}
+
+/// A final failure reaches both waiters of the round, each once.
+#[test]
+fn a_failure_reaches_every_waiter() {
+    model(|| {
+        let clock = Arc::new(ManualClock::new());
+        let cell = cell(&clock, false);
+        let server = Server::new(vec![(401, r#"{"error":"invalid_client"}"#.into())]);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (cell, clock, server, in_flight) =
+                    (cell.clone(), clock.clone(), server.clone(), in_flight.clone());
+                thread::spawn(move || get(&cell, &clock, &server, &in_flight, false))
+            })
+            .collect();
+        for h in handles {
+            let e = h.join().unwrap().unwrap_err();
+            assert!(!e.is_retryable(), "{e}");
+        }
+        assert_eq!(server.sends(), 1);
+    });
+}
+
+/// The slot holder abandons its request (its task dropped mid-send) while
+/// another caller waits: nothing wedges, and both callers end with the
+/// token of the retry.
+#[test]
+fn an_abandoned_request_does_not_wedge_the_waiters() {
+    model(|| {
+        let clock = Arc::new(ManualClock::new());
+        let cell = cell(&clock, false);
+        let server = Server::new(vec![Server::token("t1", 3600)]);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let spawn = |abandon: bool| {
+            let (cell, clock, server, in_flight) =
+                (cell.clone(), clock.clone(), server.clone(), in_flight.clone());
+            thread::spawn(move || get(&cell, &clock, &server, &in_flight, abandon))
+        };
+        let a = spawn(true);
+        let b = spawn(false);
+        let a = a.join().unwrap().unwrap();
+        let b = b.join().unwrap().unwrap();
+        assert_eq!(a.id(), b.id());
+    });
+}
+
+/// An invalidation races a reader and a caller: once `invalidate` has
+/// returned, the rejected token is never read again.
+#[test]
+fn an_invalidated_token_never_comes_back() {
+    model(|| {
+        let clock = Arc::new(ManualClock::new());
+        let cell = cell(&clock, false);
+        let server = Server::new(vec![Server::token("t1", 3600), Server::token("t2", 3600)]);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let t1 = get(&cell, &clock, &server, &in_flight, false).unwrap();
+        let invalidator = {
+            let (cell, t1) = (cell.clone(), t1.clone());
+            thread::spawn(move || {
+                assert!(cell.invalidate(&t1).is_none());
+                if let Read::Fresh(t) = cell.read() {
+                    assert_ne!(t.id(), t1.id(), "read back after invalidate");
+                }
+            })
+        };
+        let caller = {
+            let (cell, clock, server, in_flight) =
+                (cell.clone(), clock.clone(), server.clone(), in_flight.clone());
+            thread::spawn(move || get(&cell, &clock, &server, &in_flight, false).unwrap())
+        };
+        invalidator.join().unwrap();
+        let _ = caller.join().unwrap();
+        let after = get(&cell, &clock, &server, &in_flight, false).unwrap();
+        assert_ne!(after.id(), t1.id());
+    });
+}
