@@ -103,6 +103,13 @@ pub enum Error {
         reason: String,
     },
 
+    /// The token endpoint answered with a token the API already rejected
+    /// (a server that hands back its cached token until it expires).
+    /// Retryable, with backoff: installing it would turn every API call
+    /// into 401, fetch, 401 at the caller's rate.
+    #[error("the token endpoint issued again a token the API already rejected; backing off before asking again")]
+    ReissuedRejectedToken,
+
     /// The configuration cannot work (a bad URL, an empty id, …).
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
@@ -115,13 +122,15 @@ pub enum Error {
 
 impl Error {
     /// Whether trying again later may succeed without any change by the
-    /// caller: transport failures, 5xx, 429 and malformed responses.
+    /// caller: transport failures, 5xx, 429, malformed responses, and a
+    /// reissued rejected token (the server's cache of it expires).
     #[must_use]
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::RateLimited { .. } | Error::Server { .. } | Error::MalformedResponse { .. } => {
-                true
-            }
+            Error::RateLimited { .. }
+            | Error::Server { .. }
+            | Error::MalformedResponse { .. }
+            | Error::ReissuedRejectedToken => true,
             Error::Transport { kind, .. } => kind.is_retryable(),
             _ => false,
         }
@@ -371,6 +380,7 @@ mod tests {
                 retry_after: Some(Duration::from_secs(7)),
             },
             Error::InvalidConfig("x".into()),
+            Error::ReissuedRejectedToken,
             Error::Transport {
                 kind: TransportErrorKind::Reset,
                 detail: "peer closed".into(),
@@ -400,6 +410,8 @@ mod tests {
         });
         assert!(!rej.is_retryable());
         assert!(rej.to_string().contains("check the client id and secret"));
+        assert!(Error::ReissuedRejectedToken.is_retryable());
+        assert_eq!(Error::ReissuedRejectedToken.retry_after(), None);
         assert!(!Error::Transport {
             kind: TransportErrorKind::BodyTooLarge,
             detail: String::new()

@@ -444,3 +444,89 @@ fn a_restored_token_keeps_the_margin_of_its_whole_lifetime() {
     // The margin is min(30 s, 3600 s / 10) = 30 s, not a tenth of the 120 s left.
     assert_eq!(t.usable_until().unwrap() - later.now, secs(90));
 }
+
+#[test]
+fn a_rejected_token_issued_again_is_refused_with_backoff() {
+    let mut sim = Sim::new(RefreshPolicy::default(), 19);
+    sim.demand();
+    sim.respond_ok("t1", HOUR);
+    let t1 = sim.source.token(sim.now).unwrap();
+    sim.take_events();
+    // The API answers 401: the driver invalidates and asks for a new one.
+    sim.source.handle_invalidate(t1.id(), sim.now);
+    sim.demand();
+    assert_eq!(sim.sent_at.len(), 2);
+
+    // The server hands back the token it cached, and keeps doing so.
+    sim.respond_ok("t1", HOUR);
+    let events = sim.take_events();
+    assert!(
+        events.iter().all(|e| !matches!(e, Event::TokenReady(_))),
+        "{events:?}"
+    );
+    assert!(sim.token_value().is_none());
+    assert_eq!(sim.source.last_error(), Some(&Error::ReissuedRejectedToken));
+    // It backs off like any retryable failure: no request at once, not
+    // even for a caller who asks again.
+    assert!(sim.pending.is_none());
+    sim.demand();
+    assert!(sim.pending.is_none(), "a demand does not jump the backoff");
+    assert_eq!(sim.source.phase(sim.now), Phase::BackingOff);
+    let first_wait = sim.source.poll_timeout().unwrap() - sim.now;
+    assert!(first_wait >= Duration::from_millis(125), "{first_wait:?}");
+
+    assert!(sim.fire_timeout());
+    sim.respond_ok("t1", HOUR);
+    let second_wait = sim.source.poll_timeout().unwrap() - sim.now;
+    assert!(
+        second_wait >= first_wait,
+        "{second_wait:?} < {first_wait:?}"
+    );
+    assert!(sim.take_events().is_empty(), "retried quietly at first");
+
+    // After the policy's retries the waiting caller hears why.
+    assert!(sim.fire_timeout());
+    sim.respond_ok("t1", HOUR);
+    let events = sim.take_events();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Event::Failed(Error::ReissuedRejectedToken)]
+        ),
+        "{events:?}"
+    );
+    assert_eq!(sim.sent_at.len(), 4, "one request per backoff, no more");
+
+    // Once the server issues a new token, it is taken.
+    let wait = sim.source.poll_timeout();
+    assert!(wait.is_none(), "nobody waits, nothing is held: {wait:?}");
+    sim.advance(secs(60));
+    sim.demand();
+    sim.respond_ok("t2", HOUR);
+    assert_eq!(sim.token_value().as_deref(), Some("t2"));
+    assert!(matches!(
+        sim.take_events().as_slice(),
+        [Event::TokenReady(_)]
+    ));
+    assert_eq!(sim.source.last_error(), None);
+}
+
+#[test]
+fn a_reissued_rejected_token_during_a_refresh_keeps_the_valid_one() {
+    let mut sim = Sim::new(RefreshPolicy::default(), 20);
+    sim.demand();
+    sim.respond_ok("old", HOUR);
+    let old = sim.source.token(sim.now).unwrap();
+    sim.source.handle_invalidate(old.id(), sim.now);
+    sim.demand();
+    sim.respond_ok("current", HOUR);
+    // At refresh time the server offers the rejected one again.
+    assert!(sim.fire_timeout());
+    sim.respond_ok("old", HOUR);
+    assert_eq!(sim.token_value().as_deref(), Some("current"));
+    assert!(sim
+        .take_events()
+        .iter()
+        .any(|e| matches!(e, Event::RefreshFailed(Error::ReissuedRejectedToken))));
+    assert!(sim.source.poll_timeout().unwrap() > sim.now, "backing off");
+}

@@ -17,12 +17,20 @@ enum Action {
     Advance(Duration),
     Demand,
     FireTimeout,
-    Ok { lifetime: u64 },
-    ServerError { retry_after: Option<u64> },
-    RateLimited { retry_after: Option<u64> },
+    Ok {
+        lifetime: u64,
+    },
+    ServerError {
+        retry_after: Option<u64>,
+    },
+    RateLimited {
+        retry_after: Option<u64>,
+    },
     Transport,
     Final,
     Invalidate,
+    /// The server answers with the last token the API rejected.
+    Reissue,
 }
 
 fn action() -> impl Strategy<Value = Action> {
@@ -41,6 +49,7 @@ fn action() -> impl Strategy<Value = Action> {
         1 => Just(Action::Transport),
         1 => Just(Action::Final),
         1 => Just(Action::Invalidate),
+        1 => Just(Action::Reissue),
     ]
 }
 
@@ -58,6 +67,8 @@ fn run(seed: u64, actions: &[Action]) -> Result<Vec<String>, TestCaseError> {
     // What the model believes: the newest token, and whether it is still good.
     let mut current: Option<(TokenId, Option<Instant>)> = None;
     let mut invalidated: HashSet<TokenId> = HashSet::new();
+    // Values, too: a reissued value comes back under a new id.
+    let mut rejected_values: Vec<String> = Vec::new();
     // No request may leave before this (backoff, Retry-After, cooldown).
     let mut not_before: Option<Instant> = None;
     let mut last_failure: Option<Instant> = None;
@@ -104,9 +115,16 @@ fn run(seed: u64, actions: &[Action]) -> Result<Vec<String>, TestCaseError> {
             Action::Invalidate => {
                 if let Some(t) = sim.source.token(sim.now) {
                     invalidated.insert(t.id());
+                    rejected_values.push(t.access_token().expose_secret().to_owned());
                     sim.source.handle_invalidate(t.id(), sim.now);
                     sim.drain();
                     current = None;
+                }
+            }
+            Action::Reissue if sim.pending.is_some() => {
+                if let Some(value) = rejected_values.last().cloned() {
+                    last_failure = Some(sim.now);
+                    sim.respond_ok(&value, 3600);
                 }
             }
             _ => {} // an answer with nothing in flight
@@ -131,6 +149,10 @@ fn run(seed: u64, actions: &[Action]) -> Result<Vec<String>, TestCaseError> {
         for e in &sim.events[events_before..] {
             match e {
                 Event::TokenReady(t) => {
+                    prop_assert!(
+                        !rejected_values.contains(&t.access_token().expose_secret().to_owned()),
+                        "a rejected token value was installed again"
+                    );
                     current = Some((t.id(), t.usable_until()));
                     not_before = None;
                     last_failure = None;

@@ -205,7 +205,9 @@ impl TokenSource {
     ///
     /// Hand over every status unchanged, 3xx/4xx/5xx included, and do not
     /// follow redirects. A response for a request that is no longer in
-    /// flight is ignored.
+    /// flight is ignored. A token the API already rejected is not taken
+    /// again: it counts as a retryable failure
+    /// ([`Error::ReissuedRejectedToken`]) and the machine backs off.
     pub fn handle_response(
         &mut self,
         id: RequestId,
@@ -221,7 +223,19 @@ impl TokenSource {
             requested: &self.scopes,
             wall,
         };
-        let parsed = self.provider.parse_token_response(&response, cx);
+        let parsed = self
+            .provider
+            .parse_token_response(&response, cx)
+            .and_then(|r| {
+                // A server that hands back its cached token would otherwise
+                // turn every API call into 401, fetch, 401 with no backoff;
+                // as a failure it goes through the backoff like a 5xx.
+                if self.rejected.contains(r.access_token.expose_secret()) {
+                    Err(Error::ReissuedRejectedToken)
+                } else {
+                    Ok(r)
+                }
+            });
         match parsed.and_then(|r| self.install(r, flight.started, now, wall)) {
             Ok(()) => {}
             Err(e) => self.handle_failure(e, now),
