@@ -80,13 +80,20 @@ pub fn parse_iso8601(s: &str) -> Option<SystemTime> {
 }
 
 /// Formats a `SystemTime` as RFC 3339 UTC with whole seconds
-/// (`2026-11-22T18:25:43Z`). Times before 1970 print as the epoch.
+/// (`2026-11-22T18:25:43Z`). Times before 1970 print as the epoch, and
+/// times after 9999 as its last second: RFC 3339 years have four digits,
+/// and a longer one would make a stored expiry unreadable for
+/// [`parse_iso8601`] (a token with an absurd lifetime still round-trips as
+/// "far ahead").
 #[must_use]
 pub fn format_rfc3339(t: SystemTime) -> String {
+    /// 9999-12-31T23:59:59Z.
+    const LAST: u64 = 253_402_300_799;
     let secs = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .min(LAST);
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
@@ -196,6 +203,19 @@ mod tests {
     #[test]
     fn formats_utc() {
         assert_eq!(format_rfc3339(at(1_795_371_943)), "2026-11-22T18:25:43Z");
+    }
+
+    #[test]
+    fn far_future_formats_as_the_last_four_digit_second() {
+        let far = UNIX_EPOCH
+            .checked_add(Duration::from_secs(u64::MAX / 4))
+            .unwrap_or(at(253_402_300_800));
+        assert_eq!(format_rfc3339(far), "9999-12-31T23:59:59Z");
+        assert_eq!(
+            parse_iso8601(&format_rfc3339(far)),
+            Some(at(253_402_300_799))
+        );
+        assert_eq!(format_rfc3339(at(253_402_300_799)), "9999-12-31T23:59:59Z");
     }
 
     proptest! {

@@ -109,12 +109,18 @@ pub(crate) fn join(base: &str, path: &str) -> String {
 }
 
 /// Reads `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date,
-/// the latter measured against `wall`. A date in the past means "now".
+/// the latter measured against `wall`. A date in the past means "now"; a
+/// number of seconds too large for a `u64` means "very long" (saturated),
+/// for the policy's `max_retry_after` to cap.
 #[must_use]
 pub fn retry_after(headers: &HeaderMap, wall: SystemTime) -> Option<Duration> {
     let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
+    }
+    if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        // All digits and still no u64: an overflow, not garbage.
+        return Some(Duration::from_secs(u64::MAX));
     }
     let at = httpdate::parse_http_date(v).ok()?;
     Some(at.duration_since(wall).unwrap_or(Duration::ZERO))
@@ -257,5 +263,18 @@ mod tests {
         assert_eq!(retry_after(&h, wall), Some(Duration::ZERO));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h, wall), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("-5"));
+        assert_eq!(retry_after(&h, wall), None);
+        h.insert(RETRY_AFTER, HeaderValue::from_static("99999999999"));
+        assert_eq!(
+            retry_after(&h, wall),
+            Some(Duration::from_secs(99_999_999_999))
+        );
+        // Too large for u64: "very long", not "absent" (which would retry soon).
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("999999999999999999999999999999"),
+        );
+        assert_eq!(retry_after(&h, wall), Some(Duration::from_secs(u64::MAX)));
     }
 }

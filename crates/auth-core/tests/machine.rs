@@ -530,3 +530,115 @@ fn a_reissued_rejected_token_during_a_refresh_keeps_the_valid_one() {
         .any(|e| matches!(e, Event::RefreshFailed(Error::ReissuedRejectedToken))));
     assert!(sim.source.poll_timeout().unwrap() > sim.now, "backing off");
 }
+
+#[test]
+fn a_policy_that_cannot_work_is_refused_up_front() {
+    let creds = ClientCredentials::new("id", "secret").unwrap();
+    let policy = RefreshPolicy::default().with_backoff_initial(Duration::ZERO);
+    let e = TokenSource::new(common::oauth2(), creds, Scopes::empty(), policy, 0).unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidConfig(m) if m.contains("backoff_initial")),
+        "{e}"
+    );
+}
+
+// Each test below feeds a value the policy setters accept, or a server may
+// send, that once overflowed an `Instant` or `Duration` sum and panicked.
+
+#[test]
+fn a_lifetime_too_long_for_instant_is_clamped_not_a_panic() {
+    let max = Duration::MAX;
+    for policy in [
+        RefreshPolicy::default().with_max_lifetime(max),
+        RefreshPolicy::default()
+            .with_max_lifetime(max)
+            .with_safety_margin(max)
+            .with_refresh_ahead(max)
+            .with_refresh_jitter(1.0),
+    ] {
+        let mut sim = Sim::new(policy, 21);
+        sim.demand();
+        sim.respond_ok("long", u64::MAX);
+        let t = sim
+            .source
+            .token(sim.now)
+            .expect("a token with a huge lifetime");
+        let ages = secs(1_000_000 * 365 * 24 * HOUR);
+        assert!(t.usable_until().unwrap() > sim.now + ages);
+        assert!(t.usable_until() <= t.expires_at());
+        assert!(sim.source.refresh_at().unwrap() <= t.usable_until().unwrap());
+        sim.advance(secs(365 * 24 * HOUR));
+        assert_eq!(sim.token_value().as_deref(), Some("long"));
+    }
+}
+
+#[test]
+fn an_assumed_lifetime_too_long_for_instant_is_clamped_not_a_panic() {
+    let policy = RefreshPolicy::default()
+        .with_max_lifetime(Duration::MAX)
+        .with_unknown_lifetime(Some(Duration::MAX));
+    let mut sim = Sim::new(policy, 22);
+    sim.demand();
+    sim.respond_ok("unstated", 0);
+    assert_eq!(sim.token_value().as_deref(), Some("unstated"));
+}
+
+#[test]
+fn a_retry_after_too_long_for_instant_is_a_long_wait_not_a_panic() {
+    // u64::MAX seconds, and more digits than a u64 holds (once ignored,
+    // so the machine retried after 250 ms).
+    for retry_after in ["18446744073709551615", "99999999999999999999999"] {
+        let policy = RefreshPolicy::default().with_max_retry_after(Duration::MAX);
+        let mut sim = Sim::new(policy, 23);
+        sim.demand();
+        sim.respond(
+            http::Response::builder()
+                .status(429)
+                .header("retry-after", retry_after)
+                .body(Vec::new())
+                .unwrap(),
+        );
+        let events = sim.take_events();
+        assert!(
+            matches!(
+                events.as_slice(),
+                [Event::Failed(Error::RateLimited { .. })]
+            ),
+            "{events:?}"
+        );
+        assert!(sim.source.poll_timeout().is_none(), "nobody waits");
+        sim.advance(secs(100 * 365 * 24 * HOUR));
+        sim.demand();
+        assert!(sim.pending.is_none(), "the wait is not over");
+    }
+}
+
+#[test]
+fn an_uncapped_backoff_from_a_huge_start_does_not_panic() {
+    let policy = RefreshPolicy::default()
+        .with_backoff_initial(secs(u64::MAX))
+        .with_backoff_max(Duration::MAX);
+    let mut sim = Sim::new(policy, 24);
+    sim.demand();
+    sim.respond_status(503, None, "down");
+    assert!(matches!(sim.take_events().as_slice(), [Event::Failed(_)]));
+    sim.advance(secs(100 * 365 * 24 * HOUR));
+    sim.demand();
+    assert!(sim.pending.is_none(), "still backing off");
+}
+
+#[test]
+fn an_endless_cooldown_does_not_panic() {
+    let policy = RefreshPolicy::default()
+        .with_final_failure_cooldown(Duration::MAX)
+        .with_max_wait(Duration::MAX)
+        .with_waiting_retries(u32::MAX);
+    let mut sim = Sim::new(policy, 25);
+    sim.demand();
+    sim.respond_status(401, None, r#"{"error":"invalid_client"}"#);
+    assert!(matches!(sim.take_events().as_slice(), [Event::Failed(_)]));
+    sim.advance(secs(1000 * 365 * 24 * HOUR));
+    sim.demand();
+    assert!(sim.pending.is_none(), "still cooling down");
+    assert!(matches!(sim.take_events().as_slice(), [Event::Failed(_)]));
+}

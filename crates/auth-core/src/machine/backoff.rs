@@ -36,7 +36,15 @@ pub(crate) fn delay(initial: Duration, max: Duration, failures: u32, rng: &mut R
     let exp = failures.saturating_sub(1).min(30);
     let nominal = initial.saturating_mul(1u32 << exp).min(max);
     let half = nominal / 2;
-    half + half.mul_f64(rng.unit())
+    // f64 rounding of a huge `half` may come out a hair above it; capping
+    // the random part at `half` keeps the sum within `max` and the
+    // addition from overflowing with a `Duration::MAX` cap.
+    let random = Duration::try_from_secs_f64(half.as_secs_f64() * rng.unit())
+        .unwrap_or(half)
+        .min(half);
+    // Never zero (a 1 ns `initial` halves to nothing): a retry in the very
+    // instant of the failure would be no backoff at all.
+    half.saturating_add(random).max(Duration::from_nanos(1))
 }
 
 #[cfg(test)]
@@ -59,6 +67,23 @@ mod tests {
             let d = delay(i, m, n, &mut rng);
             let nominal = Duration::from_millis(nominal);
             assert!(d >= nominal / 2 && d <= nominal, "{n}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn extreme_bounds_do_not_overflow() {
+        let mut rng = Rng::new(3);
+        for failures in [0, 1, 2, 31, 64, u32::MAX] {
+            for (i, m) in [
+                (Duration::MAX, Duration::MAX),
+                (Duration::from_nanos(1), Duration::MAX),
+                (Duration::from_secs(u64::MAX), Duration::MAX),
+                (Duration::from_nanos(1), Duration::from_nanos(1)),
+            ] {
+                let d = delay(i, m, failures, &mut rng);
+                assert!(d <= m, "{failures} {i:?} {m:?}: {d:?}");
+                assert!(!d.is_zero(), "{failures} {i:?} {m:?}");
+            }
         }
     }
 

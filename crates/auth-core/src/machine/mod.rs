@@ -135,7 +135,8 @@ impl TokenSource {
     ///
     /// `seed` feeds the jitter generator; give each process a different one
     /// (the drivers use the clock and the process id). Fails if the scopes
-    /// are not valid for the provider (e.g. two scopes for Markable).
+    /// are not valid for the provider (e.g. two scopes for Markable), or if
+    /// the policy cannot work (see [`RefreshPolicy::validate`]).
     pub fn new(
         provider: Provider,
         credentials: ClientCredentials,
@@ -144,6 +145,7 @@ impl TokenSource {
         seed: u64,
     ) -> Result<Self, Error> {
         provider.check_scopes(&scopes)?;
+        policy.validate()?;
         Ok(Self {
             provider,
             credentials,
@@ -331,6 +333,10 @@ impl TokenSource {
     /// backoff callers wait on, or the refresh time of the held token. `None`
     /// while a request is in flight or nothing is scheduled.
     ///
+    /// With extreme policy or server values the instant may lie ages ahead
+    /// (up to the furthest one the platform's `Instant` can hold); a driver
+    /// should treat such a deadline as "never" rather than add to it.
+    ///
     /// Its answer changes after every `handle_*` call.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -498,11 +504,13 @@ impl TokenSource {
             },
             Some(l) => {
                 let margin = self.policy.safety_margin.min(scale(l) / 10);
-                let expires_at = started + l;
-                let usable_until = expires_at - margin;
-                if usable_until <= now {
-                    return Err(already_expired());
-                }
+                let expires_at = far(started, l);
+                // Subtracting from the (possibly clamped) expiry keeps the
+                // whole margin before it even when the lifetime was cut.
+                let usable_until = expires_at
+                    .checked_sub(margin)
+                    .filter(|u| *u > now)
+                    .ok_or_else(already_expired)?;
                 Dating {
                     issued_at: started,
                     expires_at: Some(expires_at),
@@ -515,8 +523,15 @@ impl TokenSource {
         self.refresh_at = match (lifetime, dating.usable_until) {
             (Some(l), Some(usable_until)) => {
                 let ahead = self.policy.refresh_ahead.min(scale(l) / 4);
-                let jitter = ahead.mul_f64(self.policy.refresh_jitter * self.rng.unit());
-                let at = usable_until.checked_sub(ahead + jitter).unwrap_or(now);
+                // `validate` keeps the fraction in 0–1, so this cannot fail;
+                // the fallback only spares a panic should that ever change.
+                let jitter = Duration::try_from_secs_f64(
+                    ahead.as_secs_f64() * self.policy.refresh_jitter * self.rng.unit(),
+                )
+                .unwrap_or(Duration::ZERO);
+                let at = usable_until
+                    .checked_sub(ahead.saturating_add(jitter))
+                    .unwrap_or(now);
                 Some(at.max(now))
             }
             _ => None,
@@ -561,14 +576,15 @@ impl TokenSource {
         } else {
             self.policy.final_failure_cooldown
         };
-        self.retry_at = Some(now + delay);
+        self.retry_at = Some(far(now, delay));
         self.last_error = Some(error.clone());
         if !self.waiting {
             self.events.push_back(Event::RefreshFailed(error));
             return;
         }
         if retryable {
-            self.waiting_failures += 1;
+            // `waiting_retries` may be u32::MAX ("retry forever").
+            self.waiting_failures = self.waiting_failures.saturating_add(1);
         }
         if !retryable
             || self.waiting_failures > self.policy.waiting_retries
@@ -605,10 +621,61 @@ impl TokenSource {
     }
 }
 
+/// `from + d`, or the furthest instant the platform can represent when that
+/// sum cannot be: a lifetime or delay too long for `Instant` (an
+/// `expires_in` of `u64::MAX` seconds under a `Duration::MAX` policy cap)
+/// means "not within any time this process will see", and the furthest
+/// instant says exactly that while keeping every deadline an ordinary
+/// `Instant` — so the comparisons elsewhere need no "never" case. The
+/// result is monotonic in `d` (the exact largest representable offset, not
+/// a halving guess), so a shorter duration never lands after a longer one.
+fn far(from: Instant, d: Duration) -> Instant {
+    if let Some(t) = from.checked_add(d) {
+        return t;
+    }
+    // Representability is monotonic in the offset: `lo` always fits, `hi`
+    // never does. About 94 halvings of a `Duration::MAX` range at most.
+    let (mut lo, mut hi) = (Duration::ZERO, d);
+    while hi - lo > Duration::from_nanos(1) {
+        let mid = lo + (hi - lo) / 2;
+        if from.checked_add(mid).is_some() {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    from.checked_add(lo).unwrap_or(from)
+}
+
 fn already_expired() -> Error {
     Error::MalformedResponse {
         status: http::StatusCode::OK,
         reason: "the token expires before it could be used (its lifetime is shorter than the round trip, or its expiry is in the past; check the clocks)".into(),
         excerpt: "[redacted]".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn far_adds_when_it_can_and_clamps_when_it_cannot() {
+        // Only an origin: nothing here depends on the clock's reading.
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        assert_eq!(
+            far(now, Duration::from_secs(5)),
+            now + Duration::from_secs(5)
+        );
+        let furthest = far(now, Duration::MAX);
+        assert!(furthest > now + Duration::from_secs(1_000_000_000));
+        // Exactly the last representable instant: not one nanosecond fits past it.
+        assert!(furthest.checked_add(Duration::from_nanos(1)).is_none());
+        // Monotonic: a shorter duration that also overflows lands no later.
+        let shorter = Duration::MAX - Duration::from_secs(u64::MAX / 2);
+        assert!(far(now, shorter) <= furthest);
+        // At the end of time, nothing moves.
+        assert_eq!(far(furthest, Duration::MAX), furthest);
     }
 }

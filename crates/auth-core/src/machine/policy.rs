@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::error::Error;
+
 /// When to refresh and how to retry. Every field has a default chosen for
 /// long-lived services; change any with the `with_*` methods.
 ///
@@ -25,6 +27,10 @@ use std::time::Duration;
 /// With the defaults, a 10 h token is refreshed about 5–6 minutes before it
 /// expires (not every minute), and a 59 s token is handed out for 53 s and
 /// refreshed after about 35–38 s.
+///
+/// [`TokenSource::new`](crate::TokenSource::new) refuses a policy that
+/// cannot work (see [`validate`](Self::validate)); every other value, up to
+/// `Duration::MAX`, is safe: deadlines saturate instead of overflowing.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq)]
 pub struct RefreshPolicy {
@@ -119,6 +125,41 @@ setters! {
 }
 
 impl RefreshPolicy {
+    /// Checks that the policy can work; [`crate::TokenSource::new`] calls it.
+    ///
+    /// Refused, each with an [`Error::InvalidConfig`] naming the field:
+    /// a zero `backoff_initial` (retries at the caller's rate), a
+    /// `backoff_initial` above `backoff_max`, a `refresh_jitter` outside
+    /// 0–1 or NaN (the field can be set without the clamping setter), a
+    /// zero `max_lifetime` and a zero `unknown_lifetime` (every token would
+    /// be dead on arrival). Any other value is accepted, however extreme:
+    /// the machine saturates instead of overflowing.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |msg: &str| Err(Error::InvalidConfig(format!("refresh policy: {msg}")));
+        if self.backoff_initial.is_zero() {
+            return bad("backoff_initial is zero, which would retry failures without pause; set it above zero (default 250 ms)");
+        }
+        if self.backoff_initial > self.backoff_max {
+            return bad(&format!(
+                "backoff_initial ({:?}) exceeds backoff_max ({:?}); raise backoff_max or lower backoff_initial",
+                self.backoff_initial, self.backoff_max
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.refresh_jitter) {
+            return bad(&format!(
+                "refresh_jitter is {}, not a fraction from 0 to 1; set it with with_refresh_jitter, which clamps",
+                self.refresh_jitter
+            ));
+        }
+        if self.max_lifetime.is_zero() {
+            return bad("max_lifetime is zero, so every token would expire on arrival; set it above zero (default 24 h)");
+        }
+        if self.unknown_lifetime.is_some_and(|d| d.is_zero()) {
+            return bad("unknown_lifetime is zero, so every token without a stated expiry would expire on arrival; use None to keep such tokens until rejected, or a positive duration");
+        }
+        Ok(())
+    }
+
     /// The longest a caller without a usable token can be owed an answer,
     /// for drivers to bound their waits: each retry the policy allows
     /// takes at most one request (`request_timeout`) plus one backoff no
@@ -140,5 +181,92 @@ impl RefreshPolicy {
             0.0
         };
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_is_valid_and_nonsense_is_named() {
+        assert_eq!(RefreshPolicy::default().validate(), Ok(()));
+        let cases = [
+            (
+                RefreshPolicy::default().with_backoff_initial(Duration::ZERO),
+                "backoff_initial is zero",
+            ),
+            (
+                RefreshPolicy::default()
+                    .with_backoff_initial(Duration::from_secs(61))
+                    .with_backoff_max(Duration::from_secs(60)),
+                "exceeds backoff_max",
+            ),
+            (
+                RefreshPolicy {
+                    refresh_jitter: f64::NAN,
+                    ..RefreshPolicy::default()
+                },
+                "refresh_jitter is NaN",
+            ),
+            (
+                RefreshPolicy {
+                    refresh_jitter: 1.5,
+                    ..RefreshPolicy::default()
+                },
+                "refresh_jitter is 1.5",
+            ),
+            (
+                RefreshPolicy {
+                    refresh_jitter: -0.1,
+                    ..RefreshPolicy::default()
+                },
+                "refresh_jitter is -0.1",
+            ),
+            (
+                RefreshPolicy::default().with_max_lifetime(Duration::ZERO),
+                "max_lifetime is zero",
+            ),
+            (
+                RefreshPolicy::default().with_unknown_lifetime(Some(Duration::ZERO)),
+                "unknown_lifetime is zero",
+            ),
+        ];
+        for (policy, words) in cases {
+            let e = policy.validate().unwrap_err();
+            assert!(matches!(e, Error::InvalidConfig(_)), "{e:?}");
+            let s = e.to_string();
+            assert!(s.contains(words), "{s}");
+            assert!(!s.ends_with('.'), "{s}");
+        }
+    }
+
+    #[test]
+    fn extreme_but_meaningful_values_are_accepted() {
+        let max = RefreshPolicy::default()
+            .with_safety_margin(Duration::MAX)
+            .with_refresh_ahead(Duration::MAX)
+            .with_refresh_jitter(1.0)
+            .with_max_lifetime(Duration::MAX)
+            .with_unknown_lifetime(Some(Duration::MAX))
+            .with_backoff_initial(Duration::MAX)
+            .with_backoff_max(Duration::MAX)
+            .with_max_retry_after(Duration::MAX)
+            .with_waiting_retries(u32::MAX)
+            .with_max_wait(Duration::MAX)
+            .with_final_failure_cooldown(Duration::MAX);
+        assert_eq!(max.validate(), Ok(()));
+        let min = RefreshPolicy::default()
+            .with_safety_margin(Duration::ZERO)
+            .with_refresh_ahead(Duration::ZERO)
+            .with_refresh_jitter(0.0)
+            .with_max_lifetime(Duration::from_nanos(1))
+            .with_backoff_initial(Duration::from_nanos(1))
+            .with_backoff_max(Duration::from_nanos(1))
+            .with_max_retry_after(Duration::ZERO)
+            .with_waiting_retries(0)
+            .with_max_wait(Duration::ZERO)
+            .with_final_failure_cooldown(Duration::ZERO);
+        assert_eq!(min.validate(), Ok(()));
     }
 }
