@@ -23,10 +23,14 @@
 //!    them the error, [`Event::RefreshFailed`] is for logs.
 //! 6. Ask [`TokenSource::poll_timeout`] when to call
 //!    [`TokenSource::handle_timeout`] next, and call it then.
-//! 7. When an API answers 401 for a token
-//!    ([`classify_api_response`] says [`ApiOutcome::TokenRejected`]), call
+//! 7. When an API answer rejects a token — by the provider's
+//!    [`RejectionPolicy`] ([`Provider::default_rejection`] unless the API
+//!    needs another; for the plain 401 rule [`classify_api_response`] says
+//!    [`ApiOutcome::TokenRejected`]) — call
 //!    [`TokenSource::handle_invalidate`] with its [`Token::id`], then demand
-//!    a new one and retry the request once.
+//!    a new one and retry the request once. Should the token endpoint hand
+//!    the rejected token back, the machine refuses it and backs off
+//!    ([`Error::ReissuedRejectedToken`]).
 //!
 //! ## States
 //!
@@ -93,7 +97,7 @@ pub mod store;
 mod token;
 pub mod wire;
 
-pub use api::{classify_api_response, ApiOutcome};
+pub use api::{classify_api_response, ApiOutcome, RejectionPolicy};
 pub use credentials::ClientCredentials;
 pub use error::{Error, FieldError, OAuthError, OAuthErrorCode, TransportErrorKind};
 pub use machine::{Event, Phase, RefreshPolicy, RequestId, TokenSource, Transmit};
