@@ -414,6 +414,25 @@ impl TokenCell {
         self.shared.rejection.is_rejected(status, headers, body_is_empty)
     }
 
+    /// An API call made with `token` got no answer: the error, with the
+    /// client secret and the token cut out of the transport's description.
+    #[must_use]
+    pub fn api_transport_error(
+        &self,
+        token: &Token,
+        kind: auth_core::TransportErrorKind,
+        detail: &str,
+    ) -> Error {
+        let st = sync::lock(&self.shared.state);
+        let redactor = auth_core::redact::Redactor::new([
+            st.machine.credentials().client_secret().expose_secret(),
+            token.access_token().expose_secret(),
+        ]);
+        let detail = redactor.text(detail);
+        drop(st);
+        Error::Transport { kind, detail }
+    }
+
     /// Keeps the rate-limit headers of an API answer, when it has any.
     pub fn record_rate_limits(&self, headers: &http::HeaderMap) {
         let limits = RateLimits::from_headers(headers, self.shared.clock.wall());

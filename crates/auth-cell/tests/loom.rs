@@ -4,7 +4,7 @@
 //!
 //! Run by `cargo xtask ci` as
 //! `RUSTFLAGS="--cfg apiauth_loom" cargo test -p auth-cell --test loom --release`
-//! (with `LOOM_MAX_PREEMPTIONS=2`, which keeps it inside the time budget).
+//! (with `LOOM_MAX_PREEMPTIONS=3`, which keeps it inside the time budget).
 
 #![cfg(apiauth_loom)]
 
@@ -92,7 +92,7 @@ fn get(
 fn model(f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(2);
+        builder.preemption_bound = Some(3);
     }
     builder.check(f);
 }

@@ -12,7 +12,12 @@
 //!   fresh token when the API rejects the old one.
 //! - [`register`] and [`TokenProvider::key_status`] for CC Catalog /
 //!   Openverse; [`SearchTokenProvider`] for Markable's publishable tokens.
-//! - [`TokenStore`] to keep tokens beyond the process.
+//! - [`AsyncTokenStore`] (or a blocking [`TokenStore`]) to keep tokens
+//!   beyond the process.
+//!
+//! Everything besides sending and waiting — the lock-free cache, single
+//! flight, store order, the retry-once rule, the builder checks — lives in
+//! [`auth_cell`], shared with the blocking driver `auth-ureq`.
 //!
 //! Token requests never follow redirects, cap response bodies (64 KiB by
 //! default), time out (10 s connect, 30 s total) and use rustls.
@@ -46,25 +51,22 @@
 #![deny(missing_docs)]
 
 mod api;
-mod error;
 mod markable;
 #[cfg(feature = "middleware")]
 mod middleware;
 mod openverse;
 mod provider;
-mod store;
 mod transport;
 
-pub use error::Error;
+pub use auth_cell::{
+    AsyncTokenStore, Error, ManualClock, MemoryStore, TokenStore, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
+};
 pub use markable::SearchTokenProvider;
 #[cfg(feature = "middleware")]
 pub use middleware::AuthMiddleware;
 pub use openverse::register;
-pub use provider::{
-    TokenProvider, TokenProviderBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_TIMEOUT,
-};
-pub use store::{MemoryStore, TokenStore};
+pub use provider::{TokenProvider, TokenProviderBuilder};
 
-/// The core crate, re-exported so one dependency is enough.
-pub use auth_core;
+/// The cell and core crates, re-exported so one dependency is enough.
+pub use {auth_cell, auth_core};

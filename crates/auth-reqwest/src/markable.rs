@@ -2,7 +2,7 @@
 
 use std::ops::Deref;
 
-use auth_core::{MarkableScope, Provider, PublishableToken, Scopes};
+use auth_core::PublishableToken;
 
 use crate::{Error, TokenProvider, TokenProviderBuilder};
 
@@ -18,28 +18,23 @@ pub struct SearchTokenProvider {
 }
 
 impl SearchTokenProvider {
-    /// Builds from a builder for a [`auth_core::Markable`] provider; the
-    /// scope is forced to `search`.
+    /// Builds from a builder for a [`auth_core::Markable`] provider, asking
+    /// for `search`. Fails if the provider is not Markable or the builder
+    /// was given other scopes (they are refused, not silently replaced).
     pub fn new(builder: TokenProviderBuilder) -> Result<Self, Error> {
-        let provider = builder
-            .scopes(Scopes::from(MarkableScope::Search))
-            .build()?;
-        if !matches!(provider.provider(), Provider::Markable(_)) {
-            return Err(Error::Misuse(
-                "a SearchTokenProvider needs a Markable provider".into(),
-            ));
-        }
-        Ok(Self { provider })
+        Ok(Self {
+            provider: builder.build_search()?,
+        })
     }
 
     /// The current token as a value that may be published.
     pub async fn publishable_token(&self) -> Result<PublishableToken, Error> {
         let token = self.provider.token().await?;
         token.publishable().ok_or_else(|| {
-            Error::Misuse(
-                "the server did not grant the search scope alone; this token must stay private"
-                    .into(),
-            )
+            Error::misuse(format!(
+                "the server granted `{}`, not `search` alone; this token must not be published",
+                token.granted_scopes()
+            ))
         })
     }
 }

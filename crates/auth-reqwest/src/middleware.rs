@@ -1,7 +1,7 @@
 //! A `reqwest-middleware` layer: every request gets a token, and a 401 that
 //! rejects the token is retried once with a new one.
 
-use auth_core::{classify_api_response, ApiOutcome};
+use auth_cell::{ApiCall, Verdict};
 use http::header::AUTHORIZATION;
 use http::Extensions;
 use reqwest_middleware::{Middleware, Next};
@@ -30,38 +30,31 @@ impl Middleware for AuthMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        let token = self
-            .provider
-            .token()
-            .await
-            .map_err(reqwest_middleware::Error::middleware)?;
-        req.headers_mut()
-            .insert(AUTHORIZATION, token.authorization_header().clone());
-        let replay = req.try_clone();
-        let response = next.clone().run(req, extensions).await?;
-        let rejected = classify_api_response(
-            response.status(),
-            response.headers(),
-            std::time::SystemTime::now(),
-        ) == ApiOutcome::TokenRejected;
-        match (rejected, replay) {
-            (true, Some(mut replay)) => {
-                self.provider.invalidate(&token);
-                let token = self
-                    .provider
-                    .token()
-                    .await
-                    .map_err(reqwest_middleware::Error::middleware)?;
-                replay
-                    .headers_mut()
-                    .insert(AUTHORIZATION, token.authorization_header().clone());
-                next.run(replay, extensions).await
+        let mut replay = req.try_clone();
+        let mut call = ApiCall::new(replay.is_some());
+        loop {
+            let token = self
+                .provider
+                .token()
+                .await
+                .map_err(reqwest_middleware::Error::middleware)?;
+            req.headers_mut()
+                .insert(AUTHORIZATION, token.authorization_header().clone());
+            let response = next.clone().run(req, extensions).await?;
+            let verdict = call.judge(
+                self.provider.cell(),
+                response.status(),
+                response.headers(),
+                response.content_length() == Some(0),
+            );
+            if verdict == Verdict::Deliver {
+                return Ok(response);
             }
-            (true, None) => {
-                self.provider.invalidate(&token);
-                Ok(response)
+            self.provider.invalidate(&token);
+            match (verdict, replay.take()) {
+                (Verdict::InvalidateAndRetry, Some(again)) => req = again,
+                _ => return Ok(response),
             }
-            _ => Ok(response),
         }
     }
 }

@@ -2,9 +2,10 @@
 
 use std::time::SystemTime;
 
+use auth_cell::{ApiCall, Limits, Verdict};
 use auth_core::{KeyStatus, Openverse, Provider, RegisteredClient, Registration};
 
-use crate::transport::{self, Limits};
+use crate::transport;
 use crate::{Error, TokenProvider};
 
 /// Registers a new client. The returned secret is shown once: store it
@@ -17,12 +18,8 @@ pub async fn register(
     openverse: &Openverse,
     registration: &Registration,
 ) -> Result<RegisteredClient, Error> {
-    let limits = Limits {
-        connect_timeout: crate::DEFAULT_CONNECT_TIMEOUT,
-        timeout: crate::DEFAULT_TIMEOUT,
-        max_body_bytes: crate::DEFAULT_MAX_BODY_BYTES,
-    };
-    let client = transport::token_client(&limits)?;
+    let limits = Limits::default();
+    let client = transport::client(&limits, false)?;
     let request = openverse.register_request(registration)?;
     let response = transport::send(&client, request, limits.max_body_bytes)
         .await
@@ -36,28 +33,39 @@ pub async fn register(
 impl TokenProvider {
     /// The key's standing (`/v1/rate_limit/`): verified or not, its
     /// rate-limit model and request counts. Openverse providers only.
+    ///
+    /// Sent like a token request (no redirects, capped body); a rejected
+    /// token is invalidated and the call repeated once.
     pub async fn key_status(&self) -> Result<KeyStatus, Error> {
         let Provider::Openverse(openverse) = self.provider() else {
-            return Err(Error::Misuse(
-                "key_status is only for CC Catalog / Openverse providers".into(),
-            ));
+            return Err(Error::misuse(format!(
+                "key_status needs a CC Catalog / Openverse provider, not {}",
+                self.provider().kind()
+            )));
         };
-        let token = self.token().await?;
-        let request = openverse.key_status_request(&token)?;
-        let request = reqwest::Request::try_from(request).map_err(|e| {
-            let f = transport::classify(&e);
-            Error::Transport {
-                kind: f.kind,
-                detail: f.detail,
-            }
-        })?;
-        let response = self.send(request).await?;
-        let response = transport::read_capped(response, self.inner.limits.max_body_bytes)
+        let mut call = ApiCall::new(true);
+        loop {
+            let token = self.token().await?;
+            let request = openverse.key_status_request(&token)?;
+            let response = transport::send(
+                &self.inner.token_client,
+                request,
+                self.inner.limits.max_body_bytes,
+            )
             .await
-            .map_err(|f| Error::Transport {
-                kind: f.kind,
-                detail: f.detail,
-            })?;
-        Ok(openverse.parse_key_status_response(&response, SystemTime::now())?)
+            .map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))?;
+            let verdict = call.judge(
+                self.cell(),
+                response.status(),
+                response.headers(),
+                response.body().is_empty(),
+            );
+            if verdict != Verdict::Deliver {
+                self.invalidate(&token);
+            }
+            if verdict != Verdict::InvalidateAndRetry {
+                return Ok(openverse.parse_key_status_response(&response, SystemTime::now())?);
+            }
+        }
     }
 }

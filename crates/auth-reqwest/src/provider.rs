@@ -1,114 +1,107 @@
-//! The provider: the core's machine behind a mutex, the current token behind
-//! an atomically swapped pointer, and tasks that send requests and wake up
-//! at the machine's deadlines.
+//! The provider: an [`auth_cell::TokenCell`] and the two things an async
+//! driver does — send the cell's IO steps over reqwest, and wait on tokio's
+//! timers for a ticket or a deadline.
 
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant, SystemTime};
+use std::future::{poll_fn, Future};
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
-use auth_core::{
-    CacheKey, ClientCredentials, Event, Provider, RefreshPolicy, Scopes, StoredToken, Token,
-    TokenSource, Transmit, TransportErrorKind,
+use auth_cell::{
+    AsyncTokenStore, CellBuilder, Clock, Demand, Job, Limits, Read, Step, StoreLock, TokenCell,
+    TokenStore,
 };
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use auth_core::{CacheKey, ClientCredentials, Provider, RefreshPolicy, RejectionPolicy, Scopes, Token};
+use futures_util::FutureExt as _;
 use tracing::Instrument as _;
 
-use crate::store::TokenStore;
-use crate::transport::{self, Limits};
+use crate::transport;
 use crate::Error;
-
-/// Default connect timeout.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default total timeout per request, body included.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default cap on a response body.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Gets, caches and renews one token; clone it freely (an `Arc` inside).
 ///
-/// `token()` reads the cached token without taking any lock a fetch holds;
-/// concurrent callers on a cold cache share one request; a background task
-/// refreshes ahead of expiry so callers never wait while a valid token
-/// exists. Dropping the last clone stops the background task.
+/// `token()` reads the cached token without taking any lock a fetch holds
+/// and checks it against the clock every time; concurrent callers on a
+/// cold cache share one request; the first read inside the refresh-ahead
+/// window starts a refresh on a task while every caller keeps the valid
+/// token. No caller waits longer than the wait limit, the first included.
 #[derive(Clone)]
 pub struct TokenProvider {
     pub(crate) inner: Arc<Inner>,
 }
 
 pub(crate) struct Inner {
-    /// The hot path: the current token, swapped atomically.
-    cache: ArcSwapOption<Token>,
-    state: Mutex<State>,
-    /// The latest outcome for waiting callers: a token or the error that
-    /// ends their wait.
-    outcome: watch::Sender<Option<Result<Arc<Token>, auth_core::Error>>>,
+    pub(crate) cell: TokenCell,
     pub(crate) token_client: reqwest::Client,
     pub(crate) api_client: reqwest::Client,
     pub(crate) limits: Limits,
-    store: Option<Arc<dyn TokenStore>>,
-    key: CacheKey,
-    client_id: String,
-    wait_limit: Duration,
-    pub(crate) rate_limits: Mutex<Option<auth_core::RateLimits>>,
-    /// Non-zero (the timer's generation) while a live timer task will wake
-    /// no later than the cached token's `usable_until` and clear it.
-    expiry_watch: AtomicU64,
-    timer_generation: AtomicU64,
-    /// Set while the machine waits for a token callers demanded.
-    demand_pending: AtomicBool,
-}
-
-struct State {
-    machine: TokenSource,
-    /// The wake-up task for the machine's next deadline, and its generation.
-    timer: Option<(Instant, JoinHandle<()>, u64)>,
-    /// Whether the store was read yet (only a cold start reads it).
-    store_checked: bool,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Ok(state) = self.state.get_mut() {
-            if let Some((_, task, _)) = state.timer.take() {
-                task.abort();
-            }
-        }
-    }
+    store: Option<Arc<dyn AsyncTokenStore>>,
 }
 
 /// Configures a [`TokenProvider`]. See [`TokenProvider::builder`].
+///
+/// | setting | default |
+/// |---|---|
+/// | [`scopes`](Self::scopes) | none (the server's default; Markable: `default`) |
+/// | [`policy`](Self::policy) | [`RefreshPolicy::default()`] |
+/// | [`connect_timeout`](Self::connect_timeout) | 10 s |
+/// | [`timeout`](Self::timeout) | 30 s, total per request including the body |
+/// | [`max_body_bytes`](Self::max_body_bytes) | 64 KiB (token, registration and key-status bodies) |
+/// | [`store`](Self::store) | none: the in-memory cache only |
+/// | [`seed`](Self::seed) | from the clock, the process id and a counter |
+/// | [`wait_limit`](Self::wait_limit) | `(waiting_retries + 1) × (timeout + max_wait)` |
+/// | [`rejection`](Self::rejection) | the provider's [`Provider::default_rejection`] |
 #[must_use]
 pub struct TokenProviderBuilder {
-    provider: Provider,
-    credentials: ClientCredentials,
-    scopes: Scopes,
-    policy: RefreshPolicy,
+    cell: CellBuilder,
+    limits: Limits,
     api_client: Option<reqwest::Client>,
     token_client: Option<reqwest::Client>,
-    limits: Limits,
-    store: Option<Arc<dyn TokenStore>>,
-    seed: Option<u64>,
-    wait_limit: Option<Duration>,
+    store: Option<Arc<dyn AsyncTokenStore>>,
 }
 
 impl TokenProviderBuilder {
-    /// The scopes to ask for (default: none, the server's default).
+    /// The scopes to ask for.
     pub fn scopes(mut self, scopes: Scopes) -> Self {
-        self.scopes = scopes;
+        self.cell = self.cell.scopes(scopes);
         self
     }
 
-    /// Refresh and retry policy (default: [`RefreshPolicy::default`]).
+    /// Refresh and retry policy.
     pub fn policy(mut self, policy: RefreshPolicy) -> Self {
-        self.policy = policy;
+        self.cell = self.cell.policy(policy);
+        self
+    }
+
+    /// Seed for the refresh and backoff jitter.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.cell = self.cell.seed(seed);
+        self
+    }
+
+    /// The longest any caller waits for a token, the first one included.
+    pub fn wait_limit(mut self, limit: Duration) -> Self {
+        self.cell = self.cell.wait_limit(limit);
+        self
+    }
+
+    /// The clock every decision reads (tests pass an
+    /// [`auth_cell::ManualClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.cell = self.cell.clock(clock);
+        self
+    }
+
+    /// Which API answers reject a token.
+    pub fn rejection(mut self, rejection: RejectionPolicy) -> Self {
+        self.cell = self.cell.rejection(rejection);
         self
     }
 
     /// The client for API calls made through [`TokenProvider::send`]
-    /// (default: a client with the timeouts below).
+    /// (default: one with the timeouts below).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.api_client = Some(client);
         self
@@ -134,108 +127,60 @@ impl TokenProviderBuilder {
         self
     }
 
-    /// Largest response body read from the token endpoint and through
-    /// `send` (default 64 KiB).
+    /// Largest body read from the token endpoint, registration and key
+    /// status (default 64 KiB). [`TokenProvider::send`] hands API bodies
+    /// back unread, so they are the caller's to cap.
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.limits.max_body_bytes = bytes;
         self
     }
 
     /// Where tokens are kept besides memory (default: nowhere).
-    pub fn store(mut self, store: Arc<dyn TokenStore>) -> Self {
+    pub fn store(mut self, store: Arc<dyn AsyncTokenStore>) -> Self {
         self.store = Some(store);
         self
     }
 
-    /// Seed for the refresh and backoff jitter (default: per process random).
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = Some(seed);
-        self
-    }
-
-    /// The longest a caller waits for a token (default: enough for the
-    /// policy's retries and timeouts, see [`TokenProviderBuilder::build`]).
-    pub fn wait_limit(mut self, limit: Duration) -> Self {
-        self.wait_limit = Some(limit);
-        self
+    /// A blocking store (such as `auth_store::FileTokenStore`); its calls
+    /// run on tokio's blocking pool.
+    pub fn blocking_store(self, store: Arc<dyn TokenStore>) -> Self {
+        self.store(Arc::new(BlockingStore(store)))
     }
 
     /// Checks the configuration and builds the provider. Needs no runtime;
-    /// tasks are spawned on the runtime of the first caller.
-    ///
-    /// The default wait limit is `(waiting_retries + 1) × (timeout + max_wait)`:
-    /// long enough for every retry the policy allows, so callers hear the
-    /// real error rather than a timeout.
+    /// tasks are spawned on the runtime of the caller that needs one.
     pub fn build(self) -> Result<TokenProvider, Error> {
-        if self.limits.timeout.is_zero() || self.limits.connect_timeout.is_zero() {
-            return Err(
-                auth_core::Error::InvalidConfig("timeouts must be above zero".into()).into(),
-            );
-        }
-        if self.limits.max_body_bytes < 1024 {
-            return Err(auth_core::Error::InvalidConfig(
-                "max_body_bytes below 1 KiB cannot hold a token response".into(),
-            )
-            .into());
-        }
-        let wait_limit = self
-            .wait_limit
-            .unwrap_or_else(|| self.policy.max_caller_wait(self.limits.timeout));
-        let client_id = self.credentials.client_id().to_owned();
-        let machine = TokenSource::new(
-            self.provider,
-            self.credentials,
-            self.scopes,
-            self.policy,
-            self.seed.unwrap_or_else(random_seed),
-        )?;
+        let cell = self.cell.clone().build(&self.limits, self.store.is_some())?;
+        self.finish(cell)
+    }
+
+    pub(crate) fn build_search(self) -> Result<TokenProvider, Error> {
+        let cell = self
+            .cell
+            .clone()
+            .build_search(&self.limits, self.store.is_some())?;
+        self.finish(cell)
+    }
+
+    fn finish(self, cell: TokenCell) -> Result<TokenProvider, Error> {
         let token_client = match self.token_client {
             Some(c) => c,
-            None => transport::token_client(&self.limits)?,
+            None => transport::client(&self.limits, false)?,
         };
         let api_client = match self.api_client {
             Some(c) => c,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.limits.connect_timeout)
-                .timeout(self.limits.timeout)
-                .use_rustls_tls()
-                .build()
-                .map_err(|e| {
-                    auth_core::Error::InvalidConfig(format!("could not build the HTTP client: {e}"))
-                })?,
+            None => transport::client(&self.limits, true)?,
         };
-        let key = machine.cache_key();
         Ok(TokenProvider {
             inner: Arc::new(Inner {
-                cache: ArcSwapOption::empty(),
-                state: Mutex::new(State {
-                    machine,
-                    timer: None,
-                    store_checked: self.store.is_none(),
-                }),
-                outcome: watch::Sender::new(None),
+                cell,
                 token_client,
                 api_client,
                 limits: self.limits,
                 store: self.store,
-                key,
-                client_id,
-                wait_limit,
-                rate_limits: Mutex::new(None),
-                expiry_watch: AtomicU64::new(0),
-                timer_generation: AtomicU64::new(0),
-                demand_pending: AtomicBool::new(false),
             }),
         })
     }
-}
-
-fn random_seed() -> u64 {
-    // RandomState is seeded from the OS once per process: fine for jitter,
-    // and it keeps a fleet of instances from refreshing in lockstep.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u32(std::process::id());
-    h.finish()
 }
 
 impl TokenProvider {
@@ -245,432 +190,235 @@ impl TokenProvider {
         credentials: ClientCredentials,
     ) -> TokenProviderBuilder {
         TokenProviderBuilder {
-            provider: provider.into(),
-            credentials,
-            scopes: Scopes::empty(),
-            policy: RefreshPolicy::default(),
+            cell: CellBuilder::new(provider.into(), credentials),
+            limits: Limits::default(),
             api_client: None,
             token_client: None,
-            limits: Limits {
-                connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-                timeout: DEFAULT_TIMEOUT,
-                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-            },
             store: None,
-            seed: None,
-            wait_limit: None,
         }
     }
 
-    /// A valid token. Cached reads take no lock; a cold or expired cache
-    /// costs one request shared by every concurrent caller.
+    /// A usable token. Cached reads take no lock and read the clock; a cold
+    /// or expired cache costs one request shared by every concurrent
+    /// caller. Never waits longer than the wait limit.
     pub async fn token(&self) -> Result<Arc<Token>, Error> {
-        if let Some(t) = self.inner.cache.load().as_ref() {
-            // A clock read costs more than the rest of this path. While a
-            // timer is armed to clear the cache by the time the token stops
-            // being usable, the read is not needed; without one (its runtime
-            // shut down, say) the clock decides.
-            if self.inner.expiry_watch.load(Ordering::Acquire) != 0 || t.is_usable(Instant::now()) {
-                return Ok(Arc::clone(t));
+        match self.inner.cell.read() {
+            Read::Fresh(t) => Ok(t),
+            Read::Refresh(t, job) => {
+                self.inner.spawn(job);
+                Ok(t)
             }
+            Read::Miss => self.wait(self.inner.cell.demand()).await,
         }
-        self.token_slow().await
     }
 
-    #[cold]
-    async fn token_slow(&self) -> Result<Arc<Token>, Error> {
-        self.restore_from_store().await;
-        let mut rx = self.inner.outcome.subscribe();
-        // When callers already wait for a demanded token, join them without
-        // touching the machine's lock: in a herd of thousands, queueing
-        // every caller through it costs more than the round trip saves.
-        // Subscribing first means the outcome cannot slip past.
-        let joined = self.inner.demand_pending.load(Ordering::Acquire);
-        let leader = if joined {
-            None
-        } else {
-            let mut st = self.inner.lock();
-            let now = Instant::now();
-            if let Some(t) = st.machine.token(now) {
-                self.inner.cache.store(Some(Arc::clone(&t)));
-                return Ok(t);
-            }
-            st.machine.handle_demand(now);
-            // The machine now waits for a token; pump clears this when it
-            // hands out the outcome (a token or the error).
-            self.inner.demand_pending.store(true, Ordering::Release);
-            let leader = self.inner.pump_keeping_transmit(&mut st);
-            if let Some(t) = st.machine.token(now) {
-                return Ok(t);
-            }
-            leader
-        };
-        // The caller whose demand produced the request sends it itself:
-        // a spawned task would add two cross-thread wake-ups to every cold
-        // read. If this caller is cancelled midway, the guard hands the
-        // request to a task, so the other waiters are not stranded.
-        if let Some(t) = leader {
-            let span = self.inner.fetch_span(&t);
-            FlightGuard::new(Arc::clone(&self.inner), &t)
-                .run(t.request)
-                .instrument(span)
-                .await;
-        }
-        let deadline = tokio::time::Instant::now() + self.inner.wait_limit;
+    /// A token with at least `min` of its life left: a shorter-lived one
+    /// is retired and a new one fetched (the shared store entry is left for
+    /// the new token to replace).
+    pub async fn token_valid_for(&self, min: Duration) -> Result<Arc<Token>, Error> {
+        self.wait(self.inner.cell.demand_valid_for(min)).await
+    }
+
+    /// Follows the cell's answers until a token or an error, within the
+    /// wait limit from now.
+    async fn wait(&self, first: Demand) -> Result<Arc<Token>, Error> {
+        let cell = &self.inner.cell;
+        let limit = cell.wait_limit();
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut demand = first;
         loop {
-            match tokio::time::timeout_at(deadline, rx.changed()).await {
-                Err(_) => return Err(Error::WaitTimeout(self.inner.wait_limit)),
-                Ok(Err(_)) => return Err(Error::Misuse("the provider was dropped".into())),
-                Ok(Ok(())) => match rx.borrow_and_update().clone() {
-                    Some(Ok(t)) if t.is_usable(Instant::now()) => return Ok(t),
-                    Some(Err(e)) => return Err(e.into()),
-                    _ => {}
-                },
-            }
-        }
-    }
-
-    /// The store is read once, on the first cold read: a token another
-    /// process saved may spare a request.
-    async fn restore_from_store(&self) {
-        let Some(store) = &self.inner.store else {
-            return;
-        };
-        if std::mem::replace(&mut self.inner.lock().store_checked, true) {
-            return;
-        }
-        match store.load(&self.inner.key).await {
-            Ok(Some(stored)) => {
-                let mut st = self.inner.lock();
-                match auth_core::store::offer_stored(
-                    &mut st.machine,
-                    stored,
-                    Instant::now(),
-                    SystemTime::now(),
-                ) {
-                    Ok(true) => {
-                        tracing::debug!(client_id = %self.inner.client_id, "token restored from the store")
+            demand = match demand {
+                Demand::Ready(t) => return Ok(t),
+                Demand::Failed(e) => return Err(e),
+                Demand::Run(job, ticket) => {
+                    // The caller sends its own request: no cross-thread hop.
+                    // Cancelled or out of time, it leaves the rest to a task.
+                    let mut inline = Inline(Some(Box::pin(run(Arc::clone(&self.inner), job))));
+                    if tokio::time::timeout_at(deadline, &mut inline).await.is_err() {
+                        return Err(Error::WaitTimeout(limit));
                     }
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "stored token ignored"),
+                    Demand::Wait(ticket)
                 }
-                self.inner.pump(&mut st);
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "token store could not be read"),
+                Demand::Wait(mut ticket) => {
+                    let until = cell
+                        .wake_in(&ticket)
+                        .map_or(deadline, |d| deadline.min(tokio::time::Instant::now() + d));
+                    let polled = poll_fn(|cx| cell.poll_ticket(&mut ticket, cx));
+                    match tokio::time::timeout_at(until, polled).await {
+                        Ok(next) => next,
+                        Err(_) if until >= deadline => return Err(Error::WaitTimeout(limit)),
+                        Err(_) => Demand::Wait(ticket),
+                    }
+                }
+            };
         }
     }
 
-    /// The API rejected `token`: it is dropped and never handed out again.
-    /// The next [`token`](Self::token) fetches a new one.
+    /// The API rejected `token`: it is dropped and never handed out again,
+    /// and a store entry still holding it is removed (on a task). The next
+    /// [`token`](Self::token) fetches a new one.
     pub fn invalidate(&self, token: &Token) {
-        let current = self.inner.cache.load_full();
-        if current.as_ref().is_some_and(|c| c.id() == token.id()) {
-            self.inner.cache.compare_and_swap(&current, None);
-        }
-        {
-            let mut st = self.inner.lock();
-            st.machine.handle_invalidate(token.id(), Instant::now());
-            self.inner.pump(&mut st);
-        }
-        if let (Some(store), Ok(handle)) = (
-            self.inner.store.clone(),
-            tokio::runtime::Handle::try_current(),
-        ) {
-            let key = self.inner.key.clone();
-            handle.spawn(async move {
-                if let Err(e) = store.remove(&key).await {
-                    tracing::warn!(error = %e, "token store could not drop a rejected token");
-                }
-            });
+        if let Some(job) = self.inner.cell.invalidate(token) {
+            self.inner.spawn(job);
         }
     }
 
     /// The cache key of this provider's tokens.
     #[must_use]
     pub fn cache_key(&self) -> &CacheKey {
-        &self.inner.key
+        self.inner.cell.key()
     }
 
     /// The dialect this provider speaks.
     #[must_use]
-    pub fn provider(&self) -> Provider {
-        self.inner.lock().machine.provider().clone()
+    pub fn provider(&self) -> &Provider {
+        self.inner.cell.provider()
     }
 
     /// Where the machine is now (for status displays and tests).
     #[must_use]
     pub fn phase(&self) -> auth_core::Phase {
-        self.inner.lock().machine.phase(Instant::now())
+        self.inner.cell.phase()
+    }
+
+    /// The shared token cell under this provider.
+    #[must_use]
+    pub fn cell(&self) -> &TokenCell {
+        &self.inner.cell
     }
 }
 
 impl std::fmt::Debug for TokenProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TokenProvider")
-            .field("key", &self.inner.key.as_str())
+            .field("cell", &self.inner.cell)
             .finish_non_exhaustive()
     }
 }
 
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while holding the lock cannot leave the machine half-
-        // updated in a way that matters more than losing the process's
-        // tokens; keep serving rather than poisoning every caller.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Acts on everything the machine decided: sends, publishes, wakes.
-    fn pump(self: &Arc<Self>, st: &mut State) {
-        if let Some(t) = self.pump_keeping_transmit(st) {
-            self.spawn_fetch(st, t);
+    /// Runs a job on a task. Called with no lock held (the cell's lock is
+    /// its own and never held here), so a runtime that drops the task at
+    /// once — it is shutting down — only makes the job report itself
+    /// abandoned. Outside any runtime the job is dropped the same way.
+    fn spawn(self: &Arc<Self>, job: Job) {
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(run(Arc::clone(self), job));
         }
     }
 
-    /// Like [`Inner::pump`], but hands the request (the machine makes at
-    /// most one) back to the caller instead of spawning it.
-    fn pump_keeping_transmit(self: &Arc<Self>, st: &mut State) -> Option<Transmit> {
-        let transmit = st.machine.poll_transmit();
-        while let Some(ev) = st.machine.poll_event() {
-            match ev {
-                // Clear before sending: a caller that still sees the flag
-                // has subscribed already and gets this outcome.
-                Event::TokenReady(token) => {
-                    self.cache.store(Some(Arc::clone(&token)));
-                    self.save_to_store(&token);
-                    self.demand_pending.store(false, Ordering::Release);
-                    self.outcome.send_replace(Some(Ok(token)));
-                }
-                Event::Failed(e) => {
-                    tracing::warn!(client_id = %self.client_id, error = %e, "token request failed");
-                    self.demand_pending.store(false, Ordering::Release);
-                    self.outcome.send_replace(Some(Err(e)));
-                }
-                Event::RefreshFailed(e) => {
-                    tracing::warn!(client_id = %self.client_id, error = %e, "token refresh failed; the current token stays in use");
-                }
-                _ => {}
-            }
-        }
-        self.arm_timer(st);
-        transmit
-    }
-
-    fn fetch_span(&self, t: &Transmit) -> tracing::Span {
-        tracing::info_span!(
-            "apiauth.fetch",
-            client_id = %self.client_id,
-            url = %t.request.uri(),
-            status = tracing::field::Empty,
-            elapsed_ms = tracing::field::Empty,
-        )
-    }
-
-    fn spawn_fetch(self: &Arc<Self>, st: &mut State, t: Transmit) {
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            st.machine.handle_transport_error(
-                t.id,
-                TransportErrorKind::Other,
-                "no tokio runtime to send the token request on",
-                Instant::now(),
-            );
-            return;
-        };
-        let guard = FlightGuard {
-            inner: Arc::clone(self),
-            id: Some(t.id),
-            replay: None,
-        };
-        let span = self.fetch_span(&t);
-        handle.spawn(guard.run(t.request).instrument(span));
-    }
-
-    fn save_to_store(&self, token: &Arc<Token>) {
-        let (Some(store), Ok(handle)) = (self.store.clone(), tokio::runtime::Handle::try_current())
-        else {
-            return;
-        };
-        let key = self.key.clone();
-        let stored = StoredToken::new(&key, token);
-        handle.spawn(async move {
-            if let Err(e) = store.save(&key, &stored).await {
-                tracing::warn!(error = %e, "token store could not be written");
-            }
-        });
-    }
-
-    /// Keeps one wake-up task, at the machine's next deadline or when the
-    /// cached token stops being usable, whichever comes first.
-    fn arm_timer(self: &Arc<Self>, st: &mut State) {
-        let usable_until = self.cache.load().as_ref().and_then(|t| t.usable_until());
-        let deadline = match (st.machine.poll_timeout(), usable_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        // A live timer that fires no later than needed is kept: when the
-        // deadline moves later (every new token moves it later), one early
-        // wake-up with nothing to do is cheaper than aborting and spawning a
-        // task on every exchange.
-        if let Some((at, task, generation)) = &st.timer {
-            if !task.is_finished() && deadline.is_none_or(|d| *at <= d) {
-                let guards_expiry = usable_until.is_none_or(|u| *at <= u);
-                self.expiry_watch.store(
-                    if guards_expiry { *generation } else { 0 },
-                    Ordering::Release,
-                );
-                return;
-            }
-        }
-        self.expiry_watch.store(0, Ordering::Release);
-        if let Some((_, task, _)) = st.timer.take() {
-            task.abort();
-        }
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return;
-        };
-        let Some(at) = deadline else {
-            // Nothing scheduled: a cached token has no expiry, so no clock
-            // read is needed either.
-            if self.cache.load().is_some() {
-                let generation = self.timer_generation.fetch_add(1, Ordering::Relaxed) + 1;
-                self.expiry_watch.store(generation, Ordering::Release);
-            }
-            return;
-        };
-        let generation = self.timer_generation.fetch_add(1, Ordering::Relaxed) + 1;
-        let watch = WatchGuard {
-            inner: Arc::downgrade(self),
-            generation,
-        };
-        let task = handle.spawn(async move {
-            tokio::time::sleep_until(at.into()).await;
-            if let Some(inner) = watch.inner.upgrade() {
-                let mut st = inner.lock();
-                st.timer = None;
-                let now = Instant::now();
-                let expired = inner
-                    .cache
-                    .load()
-                    .as_ref()
-                    .is_some_and(|t| !t.is_usable(now));
-                if expired {
-                    inner.cache.store(None);
-                }
-                st.machine.handle_timeout(now);
-                inner.pump(&mut st);
-            }
-            drop(watch);
-        });
-        st.timer = Some((at, task, generation));
-        if usable_until.is_none_or(|u| at <= u) {
-            self.expiry_watch.store(generation, Ordering::Release);
+    /// Bounds a store call: a hung store costs one timeout, a panicking
+    /// one an error; neither reaches a caller.
+    async fn store_call<T>(
+        &self,
+        what: &str,
+        call: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let limit = self.limits.timeout;
+        match tokio::time::timeout(limit, AssertUnwindSafe(call).catch_unwind()).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(Error::Store(format!("the store panicked during {what}"))),
+            Err(_) => Err(Error::Store(format!(
+                "the store did not answer {what} within {limit:?}"
+            ))),
         }
     }
 }
 
-/// Lives inside a timer task: when the task ends or is dropped with its
-/// runtime, the hot path goes back to reading the clock — unless a newer
-/// timer has taken over.
-struct WatchGuard {
-    inner: Weak<Inner>,
-    generation: u64,
+/// Performs a job's steps: the whole of the driver's IO.
+async fn run(inner: Arc<Inner>, mut job: Job) {
+    let mut guard: Option<StoreLock> = None;
+    while let Some(step) = job.next_step() {
+        let key = job.key().clone();
+        let store = inner.store.as_deref();
+        match (step, store) {
+            (Step::Send(t), _) => {
+                let sent = transport::send(&inner.token_client, t.request, inner.limits.max_body_bytes)
+                    .instrument(job.span().clone())
+                    .await;
+                match sent {
+                    Ok(response) => job.handle_response(response),
+                    Err(f) => job.handle_transport_error(f.kind, &f.detail),
+                }
+            }
+            (Step::Lock { wait }, Some(s)) => {
+                let locked = inner.store_call("lock", s.lock(&key, wait)).await;
+                job.handle_stored(locked.map(|g| guard = g));
+            }
+            (Step::Load, Some(s)) => job.handle_loaded(inner.store_call("load", s.load(&key)).await),
+            (Step::Save(e), Some(s)) => job.handle_stored(inner.store_call("save", s.save(&key, &e)).await),
+            (Step::Remove(e), Some(s)) => {
+                job.handle_stored(inner.store_call("remove", s.remove(&key, &e)).await)
+            }
+            (_, _) => job.handle_stored(Err(Error::misuse("a store step without a store"))),
+        }
+    }
+    drop(guard);
 }
 
-impl Drop for WatchGuard {
+/// A job run inside the caller's future; dropped unfinished (the caller was
+/// cancelled or timed out), it moves the rest of the job — the request in
+/// flight included, resumed, not re-sent — to a task.
+struct Inline(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
+
+impl Future for Inline {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(fut) = self.0.as_mut() else {
+            return Poll::Ready(());
+        };
+        let done = fut.as_mut().poll(cx);
+        if done.is_ready() {
+            self.0 = None;
+        }
+        done
+    }
+}
+
+impl Drop for Inline {
     fn drop(&mut self) {
-        if let Some(inner) = self.inner.upgrade() {
-            let _ = inner.expiry_watch.compare_exchange(
-                self.generation,
-                0,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            );
+        if let (Some(fut), Ok(handle)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+            handle.spawn(fut);
         }
     }
 }
 
-/// Owns one token request until its outcome is reported, so the machine
-/// never waits forever on a request nobody will answer. Dropped early — the
-/// caller running it inline was cancelled — it hands a copy of the request
-/// to a new task; with no runtime left it reports a transport failure.
-struct FlightGuard {
-    inner: Arc<Inner>,
-    id: Option<auth_core::RequestId>,
-    /// A copy of the request, for a caller-run fetch that may be cancelled.
-    replay: Option<http::Request<Vec<u8>>>,
-}
+/// A blocking store used from async code: each call runs on tokio's
+/// blocking pool.
+struct BlockingStore(Arc<dyn TokenStore>);
 
-impl FlightGuard {
-    /// A guard for a fetch run inline by a caller.
-    fn new(inner: Arc<Inner>, t: &Transmit) -> Self {
-        let r = &t.request;
-        let mut copy = http::Request::new(r.body().clone());
-        *copy.method_mut() = r.method().clone();
-        *copy.uri_mut() = r.uri().clone();
-        *copy.version_mut() = r.version();
-        *copy.headers_mut() = r.headers().clone();
-        Self {
-            inner,
-            id: Some(t.id),
-            replay: Some(copy),
-        }
-    }
-
-    async fn run(mut self, request: http::Request<Vec<u8>>) {
-        let started = Instant::now();
-        let result = transport::send(
-            &self.inner.token_client,
-            request,
-            self.inner.limits.max_body_bytes,
-        )
-        .await;
-        let span = tracing::Span::current();
-        span.record("elapsed_ms", started.elapsed().as_millis() as u64);
-        let Some(id) = self.id.take() else { return };
-        let now = Instant::now();
-        let mut st = self.inner.lock();
-        match result {
-            Ok(response) => {
-                span.record("status", response.status().as_u16());
-                tracing::debug!("token endpoint answered");
-                st.machine
-                    .handle_response(id, response, now, SystemTime::now());
-            }
-            Err(f) => {
-                tracing::debug!(kind = %f.kind, "token request failed in transport");
-                st.machine
-                    .handle_transport_error(id, f.kind, &f.detail, now);
-            }
-        }
-        self.inner.pump(&mut st);
+impl BlockingStore {
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn TokenStore) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let store = Arc::clone(&self.0);
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(|e| Error::Store(format!("the store call did not finish: {e}")))?
     }
 }
 
-impl Drop for FlightGuard {
-    fn drop(&mut self) {
-        if let Some(id) = self.id.take() {
-            if let (Some(request), Ok(handle)) =
-                (self.replay.take(), tokio::runtime::Handle::try_current())
-            {
-                let guard = FlightGuard {
-                    inner: Arc::clone(&self.inner),
-                    id: Some(id),
-                    replay: None,
-                };
-                handle.spawn(guard.run(request));
-                return;
-            }
-            let mut st = self.inner.lock();
-            st.machine.handle_transport_error(
-                id,
-                TransportErrorKind::Other,
-                "the request task was cancelled",
-                Instant::now(),
-            );
-            self.inner.pump(&mut st);
-        }
+#[async_trait::async_trait]
+impl AsyncTokenStore for BlockingStore {
+    async fn load(&self, key: &CacheKey) -> Result<Option<auth_core::StoredToken>, Error> {
+        let key = key.clone();
+        self.call(move |s| s.load(&key)).await
+    }
+
+    async fn save(&self, key: &CacheKey, token: &auth_core::StoredToken) -> Result<(), Error> {
+        let (key, token) = (key.clone(), token.clone());
+        self.call(move |s| s.save(&key, &token)).await
+    }
+
+    async fn remove(&self, key: &CacheKey, rejected: &auth_core::StoredToken) -> Result<(), Error> {
+        let (key, rejected) = (key.clone(), rejected.clone());
+        self.call(move |s| s.remove(&key, &rejected)).await
+    }
+
+    async fn lock(&self, key: &CacheKey, wait: Duration) -> Result<Option<StoreLock>, Error> {
+        let key = key.clone();
+        self.call(move |s| s.lock(&key, wait)).await
     }
 }

@@ -2,17 +2,9 @@
 //! mapping of reqwest failures onto the core's transport kinds.
 
 use std::error::Error as _;
-use std::time::Duration;
 
+use auth_cell::Limits;
 use auth_core::TransportErrorKind;
-
-/// Transport settings shared by token and API requests.
-#[derive(Clone, Debug)]
-pub(crate) struct Limits {
-    pub connect_timeout: Duration,
-    pub timeout: Duration,
-    pub max_body_bytes: usize,
-}
 
 /// A failure before a complete response.
 #[derive(Debug)]
@@ -21,19 +13,22 @@ pub(crate) struct Failure {
     pub detail: String,
 }
 
-/// The client for auth endpoints: no redirects (a redirect could carry the
-/// secret to another host), rustls, both timeouts, no proxy surprises.
-pub(crate) fn token_client(limits: &Limits) -> Result<reqwest::Client, auth_core::Error> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
+/// A client with both timeouts and rustls. Auth endpoints get no redirects
+/// (`for_api` false): a redirect could carry the secret to another host.
+pub(crate) fn client(limits: &Limits, for_api: bool) -> Result<reqwest::Client, auth_cell::Error> {
+    let builder = reqwest::Client::builder()
         .connect_timeout(limits.connect_timeout)
         .timeout(limits.timeout)
-        .use_rustls_tls()
-        .https_only(false) // the provider already refused non-loopback http
+        .use_rustls_tls();
+    let builder = if for_api {
+        builder
+    } else {
+        // The provider already refused non-loopback http.
+        builder.redirect(reqwest::redirect::Policy::none()).https_only(false)
+    };
+    builder
         .build()
-        .map_err(|e| {
-            auth_core::Error::InvalidConfig(format!("could not build the HTTP client: {e}"))
-        })
+        .map_err(|e| auth_cell::Error::config(format!("could not build the HTTP client: {e}")))
 }
 
 /// Sends `request` and reads at most `limits.max_body_bytes` of the body.

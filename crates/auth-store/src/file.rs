@@ -113,6 +113,11 @@ impl FileTokenStore {
     /// Takes the fetch lock for `key`, waiting up to the lock wait for
     /// another process to finish.
     pub fn lock(&self, key: &CacheKey) -> Result<FileLock, Error> {
+        self.lock_within(key, self.lock_wait)
+    }
+
+    /// Takes the fetch lock for `key`, waiting at most `wait`.
+    pub fn lock_within(&self, key: &CacheKey, wait: Duration) -> Result<FileLock, Error> {
         let path = self.dir.join(format!("{}.lock", key.digest()));
         let file = open_lock_file(&path)?;
         let started = Instant::now();
@@ -123,13 +128,14 @@ impl FileTokenStore {
                 Err(std::fs::TryLockError::WouldBlock) => {}
                 Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("locking", &path, e)),
             }
-            if started.elapsed() >= self.lock_wait {
+            let waited = started.elapsed();
+            if waited >= wait {
                 return Err(Error::LockTimeout {
                     path,
-                    seconds: self.lock_wait.as_secs(),
+                    seconds: wait.as_secs(),
                 });
             }
-            std::thread::sleep(pause);
+            std::thread::sleep(pause.min(wait - waited));
             pause = (pause * 2).min(Duration::from_millis(100));
         }
     }
@@ -159,57 +165,56 @@ fn open_lock_file(path: &Path) -> Result<File, Error> {
         .map_err(|e| Error::io("opening", path, e))
 }
 
-#[cfg(feature = "ureq")]
-impl auth_ureq::TokenStore for FileTokenStore {
-    fn load(&self, key: &CacheKey) -> Result<Option<StoredToken>, auth_ureq::Error> {
-        FileTokenStore::load(self, key).map_err(|e| auth_ureq::Error::Store(e.to_string()))
+impl FileTokenStore {
+    /// Deletes the entry for `key` only if it still holds `rejected`'s
+    /// token, under the fetch lock so no other process's fresh token can
+    /// slip in between the check and the removal. When the lock is busy —
+    /// another process (or this one) is fetching and will overwrite the
+    /// entry — the removal is skipped: the rejected token lives only until
+    /// that save.
+    pub fn remove_if(&self, key: &CacheKey, rejected: &StoredToken) -> Result<bool, Error> {
+        let path = self.dir.join(format!("{}.lock", key.digest()));
+        let file = open_lock_file(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io("locking", &path, e)),
+        }
+        let _guard = FileLock { file, path };
+        match self.load(key)? {
+            Some(entry) if auth_cell::same_token(&entry, rejected) => {
+                self.remove(key)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+impl auth_cell::TokenStore for FileTokenStore {
+    fn load(&self, key: &CacheKey) -> Result<Option<StoredToken>, auth_cell::Error> {
+        FileTokenStore::load(self, key).map_err(store_error)
     }
 
-    fn save(&self, key: &CacheKey, token: &StoredToken) -> Result<(), auth_ureq::Error> {
-        FileTokenStore::save(self, key, token).map_err(|e| auth_ureq::Error::Store(e.to_string()))
+    fn save(&self, key: &CacheKey, token: &StoredToken) -> Result<(), auth_cell::Error> {
+        FileTokenStore::save(self, key, token).map_err(store_error)
     }
 
-    fn remove(&self, key: &CacheKey) -> Result<(), auth_ureq::Error> {
-        FileTokenStore::remove(self, key).map_err(|e| auth_ureq::Error::Store(e.to_string()))
+    fn remove(&self, key: &CacheKey, rejected: &StoredToken) -> Result<(), auth_cell::Error> {
+        self.remove_if(key, rejected).map(drop).map_err(store_error)
     }
 
     fn lock(
         &self,
         key: &CacheKey,
-    ) -> Result<Option<Box<dyn std::any::Any + Send>>, auth_ureq::Error> {
-        FileTokenStore::lock(self, key)
-            .map(|guard| Some(Box::new(guard) as Box<dyn std::any::Any + Send>))
-            .map_err(|e| auth_ureq::Error::Store(e.to_string()))
+        wait: Duration,
+    ) -> Result<Option<auth_cell::StoreLock>, auth_cell::Error> {
+        self.lock_within(key, wait.min(self.lock_wait))
+            .map(|guard| Some(Box::new(guard) as auth_cell::StoreLock))
+            .map_err(store_error)
     }
 }
 
-#[cfg(feature = "reqwest")]
-#[async_trait::async_trait]
-impl auth_reqwest::TokenStore for FileTokenStore {
-    async fn load(&self, key: &CacheKey) -> Result<Option<StoredToken>, auth_reqwest::Error> {
-        let (store, key) = (self.clone(), key.clone());
-        blocking(move || FileTokenStore::load(&store, &key)).await
-    }
-
-    async fn save(&self, key: &CacheKey, token: &StoredToken) -> Result<(), auth_reqwest::Error> {
-        let (store, key, token) = (self.clone(), key.clone(), token.clone());
-        blocking(move || FileTokenStore::save(&store, &key, &token)).await
-    }
-
-    async fn remove(&self, key: &CacheKey) -> Result<(), auth_reqwest::Error> {
-        let (store, key) = (self.clone(), key.clone());
-        blocking(move || FileTokenStore::remove(&store, &key)).await
-    }
-}
-
-#[cfg(feature = "reqwest")]
-async fn blocking<T, F>(f: F) -> Result<T, auth_reqwest::Error>
-where
-    F: FnOnce() -> Result<T, Error> + Send + 'static,
-    T: Send + 'static,
-{
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| auth_reqwest::Error::Store(e.to_string()))?
-        .map_err(|e| auth_reqwest::Error::Store(e.to_string()))
+fn store_error(e: Error) -> auth_cell::Error {
+    auth_cell::Error::Store(e.to_string())
 }

@@ -10,8 +10,10 @@
 //!   starting together make one token request. A corrupt entry is ignored
 //!   and rewritten; a lock held by a killed process is released by the OS.
 //!
-//! With the `ureq` or `reqwest` feature, [`FileTokenStore`] plugs into the
-//! matching driver's `TokenStore` trait.
+//! [`FileTokenStore`] implements [`auth_cell::TokenStore`], so it plugs
+//! into the blocking driver directly and into the async one through its
+//! `blocking_store` setter; this crate depends on the cell, never on a
+//! driver.
 //!
 //! ```
 //! use auth_store::{read_private, write_private};

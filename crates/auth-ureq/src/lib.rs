@@ -7,9 +7,10 @@
 //!
 //! Every decision — what to send, how to read the answer, when to refresh,
 //! how long to back off — is made by [`auth_core`]'s sans-IO
-//! [`TokenSource`](auth_core::TokenSource). This crate only moves bytes and
-//! waits: it sends the requests the core asks for, hands back every
-//! response unchanged, and wakes the threads waiting for a token.
+//! [`TokenSource`](auth_core::TokenSource), shared between threads by the
+//! [`auth_cell::TokenCell`] that the async driver uses too. This crate only
+//! moves bytes and waits: it performs the cell's IO steps, hands back every
+//! response unchanged, and parks threads until their turn.
 //!
 //! In scope: a thread-safe [`TokenProvider`] (lock-free cached reads, one
 //! shared fetch for concurrent callers, refresh ahead of expiry, backoff
@@ -64,27 +65,25 @@
 //!   core's provider constructors except to loopback;
 //! - transport failures are sorted into connect, timeout, reset, body, TLS
 //!   for the core's backoff; descriptions never hold a secret;
-//! - each token request runs in a `tracing` span `apiauth_fetch` with the
+//! - each token request runs in a `tracing` span `apiauth.fetch` with the
 //!   provider, client id, URL, status and elapsed time — never a secret.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod error;
+mod api;
 mod markable;
 mod openverse;
 mod provider;
-mod store;
 mod transport;
 
-pub use error::Error;
+pub use auth_cell::{
+    Error, ManualClock, MemoryStore, TokenStore, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_API_BODY_BYTES,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
+};
 pub use markable::SearchTokenProvider;
 pub use openverse::{register, register_with_agent};
 pub use provider::{TokenProvider, TokenProviderBuilder};
-pub use store::{MemoryStore, TokenStore};
-pub use transport::{
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_API_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
-};
 
-/// `auth-core`, re-exported so one dependency is enough.
-pub use auth_core;
+/// The cell and core crates, re-exported so one dependency is enough.
+pub use {auth_cell, auth_core};

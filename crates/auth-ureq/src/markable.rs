@@ -2,7 +2,7 @@
 
 use std::ops::Deref;
 
-use auth_core::{MarkableScope, Provider, PublishableToken, Scopes};
+use auth_core::PublishableToken;
 
 use crate::{Error, TokenProvider, TokenProviderBuilder};
 
@@ -34,7 +34,9 @@ impl SearchTokenProvider {
     /// for the `search` scope. Fails if the provider is not Markable or the
     /// builder was given other scopes.
     pub fn new(builder: TokenProviderBuilder) -> Result<Self, Error> {
-        builder.build_search()
+        Ok(Self {
+            tokens: builder.build_search()?,
+        })
     }
 
     /// A token value that may be published. Fetches one if needed.
@@ -61,26 +63,5 @@ impl Deref for SearchTokenProvider {
 
     fn deref(&self) -> &TokenProvider {
         &self.tokens
-    }
-}
-
-impl TokenProviderBuilder {
-    /// Builds a [`SearchTokenProvider`]: Markable only, scope `search`.
-    pub fn build_search(self) -> Result<SearchTokenProvider, Error> {
-        if !matches!(self.provider_ref(), Provider::Markable(_)) {
-            return Err(Error::config(format!(
-                "a search token provider needs a Markable provider, not {}",
-                self.provider_ref().kind()
-            )));
-        }
-        let search = Scopes::from(MarkableScope::Search);
-        if let Some(other) = self.scopes_ref().filter(|s| **s != search) {
-            return Err(Error::config(format!(
-                "a search token provider asks for `search` only, not `{other}`"
-            )));
-        }
-        Ok(SearchTokenProvider {
-            tokens: self.build_with(Some(search))?,
-        })
     }
 }

@@ -8,9 +8,9 @@ use std::time::SystemTime;
 
 use auth_core::{KeyStatus, Openverse, Provider, RegisteredClient, Registration};
 
-use crate::transport::{
-    Transport, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
-};
+use auth_cell::{ApiCall, Verdict, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT};
+
+use crate::transport::Transport;
 use crate::{Error, TokenProvider};
 
 /// Registers a new client with a CC Catalog / Openverse deployment.
@@ -67,29 +67,36 @@ impl TokenProvider {
     /// model, whether the owner verified the email.
     ///
     /// Only for an Openverse provider; any other answers with a misuse
-    /// error. A rejected token is renewed and the request repeated once.
+    /// error. Sent like a token request (no redirects, capped body); a
+    /// rejected token is invalidated and the call repeated once.
     pub fn key_status(&self) -> Result<KeyStatus, Error> {
         let Provider::Openverse(openverse) = self.provider() else {
             return Err(Error::misuse(format!(
-                "key_status needs an Openverse / CC Catalog provider, not {}",
+                "key_status needs a CC Catalog / Openverse provider, not {}",
                 self.provider().kind()
             )));
         };
-        let mut retried = false;
+        let mut call = ApiCall::new(true);
         loop {
             let token = self.token()?;
             let request = openverse.key_status_request(&token)?;
             let response = self
-                .auth_transport()
+                .inner
+                .auth
                 .exchange(request)
-                .map_err(|f| self.api_failure(f, &token))?;
-            self.record_rate_limits(&response);
-            if !retried && self.is_token_rejected(&response) {
+                .map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))?;
+            let verdict = call.judge(
+                self.cell(),
+                response.status(),
+                response.headers(),
+                response.body().is_empty(),
+            );
+            if verdict != Verdict::Deliver {
                 self.invalidate(&token);
-                retried = true;
-                continue;
             }
-            return Ok(openverse.parse_key_status_response(&response, SystemTime::now())?);
+            if verdict != Verdict::InvalidateAndRetry {
+                return Ok(openverse.parse_key_status_response(&response, SystemTime::now())?);
+            }
         }
     }
 }

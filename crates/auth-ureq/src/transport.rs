@@ -14,14 +14,6 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use ureq::{Agent, AsSendBody};
 
-/// Default connect timeout for every request apiauth makes.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Default total timeout (connect, send, headers and body) per request.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default cap on a token-endpoint response body.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
-/// Default cap on an API response body read by [`crate::TokenProvider::send`].
-pub const DEFAULT_MAX_API_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 const USER_AGENT: &str = concat!("apiauth-ureq/", env!("CARGO_PKG_VERSION"));
 
@@ -98,6 +90,17 @@ impl Transport {
 
     /// Sends `request` and reads the whole response, up to the cap.
     pub(crate) fn exchange(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Failure> {
+        self.exchange_within(request, None)
+    }
+
+    /// Like [`exchange`](Self::exchange), ending within `within` (when
+    /// shorter than the agent's own timeout): a caller's deadline bounds
+    /// the request it sends itself.
+    pub(crate) fn exchange_within(
+        &self,
+        request: Request<Vec<u8>>,
+        within: Option<Duration>,
+    ) -> Result<Response<Vec<u8>>, Failure> {
         // A GET with an empty Vec body would go out with `Content-Length: 0`,
         // which some servers and proxies refuse.
         let bodiless = request.body().is_empty()
@@ -107,9 +110,9 @@ impl Transport {
             );
         let response = if bodiless {
             let (parts, _) = request.into_parts();
-            self.run(Request::from_parts(parts, ()))
+            self.run(Request::from_parts(parts, ()), within)
         } else {
-            self.run(request)
+            self.run(request, within)
         }
         .map_err(|e| failure(&e, Phase::Head))?;
         let (parts, body) = response.into_parts();
@@ -117,7 +120,11 @@ impl Transport {
         Ok(Response::from_parts(parts, body))
     }
 
-    fn run<S: AsSendBody>(&self, request: Request<S>) -> Result<Response<ureq::Body>, ureq::Error> {
+    fn run<S: AsSendBody>(
+        &self,
+        request: Request<S>,
+        within: Option<Duration>,
+    ) -> Result<Response<ureq::Body>, ureq::Error> {
         // Per request, so a caller's agent built with ureq's defaults
         // (status as error) still hands a 401 back for the retry logic.
         let mut config = self
@@ -126,6 +133,12 @@ impl Transport {
             .http_status_as_error(false);
         if self.no_redirects {
             config = config.max_redirects(0);
+        }
+        if let Some(within) = within {
+            let agent_limit = self.agent.config().timeouts().global;
+            if agent_limit.is_none_or(|l| within < l) {
+                config = config.timeout_global(Some(within));
+            }
         }
         self.agent.run(config.build())
     }

@@ -30,7 +30,8 @@ fn oauth2_basic_gets_a_token_and_calls_the_api() {
     assert_eq!(response.status(), 200);
     assert!(text(response.body()).contains("read write"));
 
-    let authorized = tokens.authorize(get(emu.url("/x"))).unwrap();
+    let (authorized, attached) = tokens.authorize(get(emu.url("/x"))).unwrap();
+    assert_eq!(attached.id(), token.id(), "authorize returns the token it attached");
     assert!(authorized
         .headers()
         .get(http::header::AUTHORIZATION)
@@ -255,9 +256,13 @@ fn a_failing_store_never_fails_a_token_request() {
         fn save(&self, _: &auth_core::CacheKey, _: &auth_core::StoredToken) -> Result<(), Error> {
             Err(Error::Store("disk on fire".into()))
         }
+        fn remove(&self, _: &auth_core::CacheKey, _: &auth_core::StoredToken) -> Result<(), Error> {
+            panic!("a store that panics")
+        }
         fn lock(
             &self,
             _: &auth_core::CacheKey,
+            _: std::time::Duration,
         ) -> Result<Option<Box<dyn std::any::Any + Send>>, Error> {
             Err(Error::Store("no locks today".into()))
         }
@@ -267,12 +272,17 @@ fn a_failing_store_never_fails_a_token_request() {
         .store(Arc::new(Broken))
         .build()
         .unwrap();
-    assert!(tokens.token().is_ok());
+    let token = tokens.token().unwrap();
     assert_eq!(
         emu.counters().requests_to(Endpoint::Oauth2Token),
         1,
         "one fetch despite the store"
     );
+    // A store that panics is an error logged, not a caller's panic, and the
+    // provider goes on.
+    tokens.invalidate(&token);
+    assert!(tokens.token().is_ok());
+    assert_eq!(emu.counters().requests_to(Endpoint::Oauth2Token), 2);
 }
 
 #[test]
@@ -296,9 +306,14 @@ fn the_store_lock_is_held_across_load_fetch_and_save() {
             self.0.lock().unwrap().push("save");
             Ok(())
         }
+        fn remove(&self, _: &auth_core::CacheKey, _: &auth_core::StoredToken) -> Result<(), Error> {
+            self.0.lock().unwrap().push("remove");
+            Ok(())
+        }
         fn lock(
             &self,
             _: &auth_core::CacheKey,
+            _: std::time::Duration,
         ) -> Result<Option<Box<dyn std::any::Any + Send>>, Error> {
             self.0.lock().unwrap().push("lock");
             Ok(Some(Box::new(Unlock(Arc::clone(&self.0)))))
