@@ -4,6 +4,8 @@ use crate::output;
 
 /// Crates that must never appear in a sans-IO crate's normal dependency tree.
 const IO_CRATES: &[&str] = &["tokio", "reqwest", "ureq", "hyper", "mio", "socket2"];
+/// A store depends on the cell, never on a driver.
+const DRIVER_CRATES: &[&str] = &["auth-reqwest", "auth-ureq", "tokio", "reqwest", "ureq"];
 /// Crates the blocking driver must not pull in: it promises no tokio.
 const ASYNC_CRATES: &[&str] = &["tokio", "hyper", "mio", "reqwest"];
 
@@ -39,12 +41,27 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
         ],
         &[],
     )?;
+    // The cell's synchronization, model-checked by loom over every
+    // interleaving within three preemptions (a separate target directory
+    // keeps the `--cfg` build from invalidating the normal one).
+    crate::run(
+        cargo,
+        &["test", "-p", "auth-cell", "--test", "loom", "--release"],
+        &[
+            ("RUSTFLAGS", "--cfg apiauth_loom"),
+            ("CARGO_TARGET_DIR", "target/loom"),
+            ("LOOM_MAX_PREEMPTIONS", "3"),
+        ],
+    )?;
     crate::run(
         cargo,
         &["doc", "--workspace", "--no-deps", "--all-features"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     check_tree(cargo, "auth-core", IO_CRATES)?;
+    // The cell is runtime-agnostic; stores plug into it, never into a driver.
+    check_tree(cargo, "auth-cell", IO_CRATES)?;
+    check_tree(cargo, "auth-store", DRIVER_CRATES)?;
     // The blocking driver and the CLI built on it promise no async runtime.
     check_tree(cargo, "auth-ureq", ASYNC_CRATES)?;
     check_tree(cargo, "apiauth-cli", ASYNC_CRATES)?;

@@ -34,8 +34,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use auth_core::{
-    CacheKey, Event, Phase, Provider, RateLimits, RejectionPolicy, StoredToken, Token,
-    TokenSource,
+    CacheKey, Event, Phase, Provider, RateLimits, RejectionPolicy, StoredToken, Token, TokenSource,
 };
 
 use crate::clock::Clock;
@@ -153,12 +152,18 @@ pub(crate) struct Outbox {
 }
 
 pub(crate) enum Log {
-    Ready { usable_for_s: Option<u64>, scopes: String },
+    Ready {
+        usable_for_s: Option<u64>,
+        scopes: String,
+    },
     Restored,
     Failed(auth_core::Error),
     RefreshFailed(auth_core::Error),
     StoreIgnored(auth_core::Error),
-    Store { op: &'static str, error: Error },
+    Store {
+        op: &'static str,
+        error: Error,
+    },
 }
 
 impl Outbox {
@@ -181,7 +186,9 @@ impl Outbox {
                     error = %e,
                     "token refresh failed; the current token stays in use"
                 ),
-                Log::StoreIgnored(e) => tracing::warn!(client_id, error = %e, "stored token ignored"),
+                Log::StoreIgnored(e) => {
+                    tracing::warn!(client_id, error = %e, "stored token ignored")
+                }
                 Log::Store { op, error } => tracing::warn!(
                     client_id,
                     op,
@@ -279,7 +286,7 @@ impl TokenCell {
             }
             sh.process_events(&mut st, now, false, &mut out);
             if let Some(t) = st.machine.poll_transmit() {
-                claimed = Some(sh.claim(&mut st, Start::Send(t)));
+                claimed = Some(sh.claim(&mut st, Start::Send(Box::new(t))));
             }
         }
         sh.publish(&st, now);
@@ -362,7 +369,12 @@ impl TokenCell {
             .map(|at| at.saturating_duration_since(self.shared.clock.now()))
     }
 
-    fn advance(&self, mut st: sync::MutexGuard<'_, State>, mut ticket: Ticket, now: Instant) -> Demand {
+    fn advance(
+        &self,
+        mut st: sync::MutexGuard<'_, State>,
+        mut ticket: Ticket,
+        now: Instant,
+    ) -> Demand {
         let sh = &*self.shared;
         let mut out = Outbox::default();
         let next = sh.advance_locked(&mut st, &mut ticket, now, &mut out);
@@ -372,7 +384,9 @@ impl TokenCell {
         match next {
             Next::Ready(t) => Demand::Ready(t),
             Next::Failed(e) => Demand::Failed(e),
-            Next::Run(start, id) => Demand::Run(Job::new(Arc::clone(&self.shared), id, start), ticket),
+            Next::Run(start, id) => {
+                Demand::Run(Job::new(Arc::clone(&self.shared), id, start), ticket)
+            }
             Next::Wait => Demand::Wait(ticket),
         }
     }
@@ -411,7 +425,9 @@ impl TokenCell {
         body_is_empty: bool,
     ) -> bool {
         self.record_rate_limits(headers);
-        self.shared.rejection.is_rejected(status, headers, body_is_empty)
+        self.shared
+            .rejection
+            .is_rejected(status, headers, body_is_empty)
     }
 
     /// An API call made with `token` got no answer: the error, with the
@@ -544,7 +560,7 @@ impl Shared {
                 st.machine.handle_demand(now);
                 self.process_events(st, now, false, out);
                 if let Some(t) = st.machine.poll_transmit() {
-                    let (start, id) = self.claim(st, Start::Send(t));
+                    let (start, id) = self.claim(st, Start::Send(Box::new(t)));
                     return Next::Run(start, id);
                 }
                 if !st.store_ops.is_empty() {

@@ -5,8 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use auth_core::{
-    ClientCredentials, MarkableScope, Provider, RefreshPolicy, RejectionPolicy, Scopes,
-    TokenSource,
+    ClientCredentials, MarkableScope, Provider, RefreshPolicy, RejectionPolicy, Scopes, TokenSource,
 };
 
 use crate::cell::TokenCell;

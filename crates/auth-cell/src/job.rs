@@ -39,7 +39,7 @@ pub(crate) enum Start {
     /// Lock and read the store before asking the machine for a request.
     Load,
     /// Send this request the machine already made.
-    Send(Transmit),
+    Send(Box<Transmit>),
     /// Look at the machine and the store queue.
     Drive,
 }
@@ -48,7 +48,7 @@ enum Phase {
     Lock,
     Load,
     Loading,
-    Pending(Transmit),
+    Pending(Box<Transmit>),
     Sending { id: RequestId, at: Instant },
     Storing(&'static str),
     Drive,
@@ -144,7 +144,7 @@ impl Job {
                 }
                 Phase::Pending(t) => {
                     self.phase = Phase::Sending { id: t.id, at: now };
-                    break Some(Step::Send(t));
+                    break Some(Step::Send(*t));
                 }
                 Phase::Sending { id, .. } => {
                     st.machine.handle_transport_error(
@@ -166,7 +166,7 @@ impl Job {
                         sh.process_events(&mut st, now, false, &mut out);
                     }
                     if let Some(t) = st.machine.poll_transmit() {
-                        self.phase = Phase::Pending(t);
+                        self.phase = Phase::Pending(Box::new(t));
                         continue;
                     }
                     if let Some(op) = st.store_ops.pop_front() {

@@ -1,5 +1,6 @@
 //! The cell's guarantees, deterministically: a clock moved by hand, canned
 //! answers, jobs dropped, cancelled and panicked at their edges.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -198,7 +199,11 @@ fn an_invalidated_token_never_comes_back() {
     assert!(matches!(cell.read(), Read::Miss));
     let t = token(&cell, &clock, &server, Some(&store)).unwrap();
     assert_eq!(t.access_token().expose_secret(), "t2");
-    assert_eq!(server.sends(), 3, "t1 reissued was refused, then t2 fetched");
+    assert_eq!(
+        server.sends(),
+        3,
+        "t1 reissued was refused, then t2 fetched"
+    );
 }
 
 /// Issue 9 items 10 and 12: store operations are ordered and a removal is
@@ -210,10 +215,7 @@ fn store_operations_are_ordered_and_removals_conditional() {
     let clock = Arc::new(ManualClock::new());
     let store = MemoryStore::new();
     let cell = cell(&clock, true);
-    let server = Server::new(vec![
-        Server::token("t1", 3600),
-        Server::token("t2", 3600),
-    ]);
+    let server = Server::new(vec![Server::token("t1", 3600), Server::token("t2", 3600)]);
     // Fetch t1 but stop before its save runs.
     let Demand::Run(mut job, _) = cell.demand() else {
         panic!()
@@ -279,10 +281,7 @@ fn store_operations_are_ordered_and_removals_conditional() {
 fn refresh_ahead_is_claimed_once_and_nobody_waits() {
     let clock = Arc::new(ManualClock::new());
     let cell = cell(&clock, false);
-    let server = Server::new(vec![
-        Server::token("t1", 3600),
-        Server::token("t2", 3600),
-    ]);
+    let server = Server::new(vec![Server::token("t1", 3600), Server::token("t2", 3600)]);
     let t1 = token(&cell, &clock, &server, None).unwrap();
     clock.advance(Duration::from_secs(3600 - 60));
     assert!(t1.is_usable(clock.now()));
@@ -333,10 +332,7 @@ fn min_validity_retires_without_removing_the_store_entry() {
     let clock = Arc::new(ManualClock::new());
     let store = MemoryStore::new();
     let cell = cell(&clock, true);
-    let server = Server::new(vec![
-        Server::token("t1", 600),
-        Server::token("t2", 3600),
-    ]);
+    let server = Server::new(vec![Server::token("t1", 600), Server::token("t2", 3600)]);
     let t1 = token(&cell, &clock, &server, Some(&store)).unwrap();
     let Demand::Ready(same) = cell.demand_valid_for(Duration::from_secs(60)) else {
         panic!()
@@ -390,9 +386,15 @@ fn a_rejected_answer_is_retried_once() {
         call.judge(&cell, unauthorized, &h, true),
         Verdict::InvalidateAndRetry
     );
-    assert_eq!(call.judge(&cell, unauthorized, &h, true), Verdict::Invalidate);
+    assert_eq!(
+        call.judge(&cell, unauthorized, &h, true),
+        Verdict::Invalidate
+    );
     let mut once = ApiCall::new(false);
-    assert_eq!(once.judge(&cell, unauthorized, &h, true), Verdict::Invalidate);
+    assert_eq!(
+        once.judge(&cell, unauthorized, &h, true),
+        Verdict::Invalidate
+    );
 }
 
 /// The builder refuses configurations no request could live with.

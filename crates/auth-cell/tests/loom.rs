@@ -7,6 +7,7 @@
 //! (with `LOOM_MAX_PREEMPTIONS=3`, which keeps it inside the time budget).
 
 #![cfg(apiauth_loom)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -25,7 +26,11 @@ fn run(mut job: Job, server: &Server, in_flight: &AtomicUsize, abandon: bool) {
     while let Some(step) = job.next_step() {
         match step {
             Step::Send(_) => {
-                assert_eq!(in_flight.fetch_add(1, Ordering::SeqCst), 0, "two requests in flight");
+                assert_eq!(
+                    in_flight.fetch_add(1, Ordering::SeqCst),
+                    0,
+                    "two requests in flight"
+                );
                 thread::yield_now();
                 in_flight.fetch_sub(1, Ordering::SeqCst);
                 if abandon {
@@ -108,8 +113,12 @@ fn cold_callers_share_one_request() {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let handles: Vec<_> = (0..2)
             .map(|_| {
-                let (cell, clock, server, in_flight) =
-                    (cell.clone(), clock.clone(), server.clone(), in_flight.clone());
+                let (cell, clock, server, in_flight) = (
+                    cell.clone(),
+                    clock.clone(),
+                    server.clone(),
+                    in_flight.clone(),
+                );
                 thread::spawn(move || get(&cell, &clock, &server, &in_flight, false).unwrap())
             })
             .collect();
@@ -132,8 +141,12 @@ fn a_failure_reaches_every_waiter() {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let handles: Vec<_> = (0..2)
             .map(|_| {
-                let (cell, clock, server, in_flight) =
-                    (cell.clone(), clock.clone(), server.clone(), in_flight.clone());
+                let (cell, clock, server, in_flight) = (
+                    cell.clone(),
+                    clock.clone(),
+                    server.clone(),
+                    in_flight.clone(),
+                );
                 thread::spawn(move || get(&cell, &clock, &server, &in_flight, false))
             })
             .collect();
@@ -156,8 +169,12 @@ fn an_abandoned_request_does_not_wedge_the_waiters() {
         let server = Server::new(vec![Server::token("t1", 3600)]);
         let in_flight = Arc::new(AtomicUsize::new(0));
         let spawn = |abandon: bool| {
-            let (cell, clock, server, in_flight) =
-                (cell.clone(), clock.clone(), server.clone(), in_flight.clone());
+            let (cell, clock, server, in_flight) = (
+                cell.clone(),
+                clock.clone(),
+                server.clone(),
+                in_flight.clone(),
+            );
             thread::spawn(move || get(&cell, &clock, &server, &in_flight, abandon))
         };
         let a = spawn(true);
@@ -188,13 +205,45 @@ fn an_invalidated_token_never_comes_back() {
             })
         };
         let caller = {
-            let (cell, clock, server, in_flight) =
-                (cell.clone(), clock.clone(), server.clone(), in_flight.clone());
+            let (cell, clock, server, in_flight) = (
+                cell.clone(),
+                clock.clone(),
+                server.clone(),
+                in_flight.clone(),
+            );
             thread::spawn(move || get(&cell, &clock, &server, &in_flight, false).unwrap())
         };
         invalidator.join().unwrap();
         let _ = caller.join().unwrap();
         let after = get(&cell, &clock, &server, &in_flight, false).unwrap();
         assert_ne!(after.id(), t1.id());
+    });
+}
+
+/// A transient failure leaves the round open: the slot holder finishes its
+/// job and every waiter must learn it, so one of them drives the retry when
+/// the backoff ends (a waiter that joined while the request was in flight
+/// has no deadline to wake it otherwise).
+#[test]
+fn a_transient_failure_is_retried_by_a_waiter() {
+    model(|| {
+        let clock = Arc::new(ManualClock::new());
+        let cell = cell(&clock, false);
+        let server = Server::new(vec![(503, "{}".into()), Server::token("t1", 3600)]);
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (cell, clock, server, in_flight) = (
+                    cell.clone(),
+                    clock.clone(),
+                    server.clone(),
+                    in_flight.clone(),
+                );
+                thread::spawn(move || get(&cell, &clock, &server, &in_flight, false).unwrap())
+            })
+            .collect();
+        let tokens: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(tokens[0].id(), tokens[1].id());
+        assert_eq!(server.sends(), 2);
     });
 }

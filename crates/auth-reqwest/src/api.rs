@@ -86,13 +86,9 @@ impl TokenProvider {
         request
             .headers_mut()
             .insert(AUTHORIZATION, token.authorization_header().clone());
-        self.inner
-            .api_client
-            .execute(request)
-            .await
-            .map_err(|e| {
-                let f = classify(&e);
-                self.cell().api_transport_error(token, f.kind, &f.detail)
-            })
+        self.inner.api_client.execute(request).await.map_err(|e| {
+            let f = classify(&e);
+            self.cell().api_transport_error(token, f.kind, &f.detail)
+        })
     }
 }

@@ -13,7 +13,9 @@ use auth_cell::{
     AsyncTokenStore, CellBuilder, Clock, Demand, Job, Limits, Read, Step, StoreLock, TokenCell,
     TokenStore,
 };
-use auth_core::{CacheKey, ClientCredentials, Provider, RefreshPolicy, RejectionPolicy, Scopes, Token};
+use auth_core::{
+    CacheKey, ClientCredentials, Provider, RefreshPolicy, RejectionPolicy, Scopes, Token,
+};
 use futures_util::FutureExt as _;
 use tracing::Instrument as _;
 
@@ -150,7 +152,10 @@ impl TokenProviderBuilder {
     /// Checks the configuration and builds the provider. Needs no runtime;
     /// tasks are spawned on the runtime of the caller that needs one.
     pub fn build(self) -> Result<TokenProvider, Error> {
-        let cell = self.cell.clone().build(&self.limits, self.store.is_some())?;
+        let cell = self
+            .cell
+            .clone()
+            .build(&self.limits, self.store.is_some())?;
         self.finish(cell)
     }
 
@@ -234,7 +239,10 @@ impl TokenProvider {
                     // The caller sends its own request: no cross-thread hop.
                     // Cancelled or out of time, it leaves the rest to a task.
                     let mut inline = Inline(Some(Box::pin(run(Arc::clone(&self.inner), job))));
-                    if tokio::time::timeout_at(deadline, &mut inline).await.is_err() {
+                    if tokio::time::timeout_at(deadline, &mut inline)
+                        .await
+                        .is_err()
+                    {
                         return Err(Error::WaitTimeout(limit));
                     }
                     Demand::Wait(ticket)
@@ -333,9 +341,10 @@ async fn run(inner: Arc<Inner>, mut job: Job) {
         let store = inner.store.as_deref();
         match (step, store) {
             (Step::Send(t), _) => {
-                let sent = transport::send(&inner.token_client, t.request, inner.limits.max_body_bytes)
-                    .instrument(job.span().clone())
-                    .await;
+                let sent =
+                    transport::send(&inner.token_client, t.request, inner.limits.max_body_bytes)
+                        .instrument(job.span().clone())
+                        .await;
                 match sent {
                     Ok(response) => job.handle_response(response),
                     Err(f) => job.handle_transport_error(f.kind, &f.detail),
@@ -345,8 +354,12 @@ async fn run(inner: Arc<Inner>, mut job: Job) {
                 let locked = inner.store_call("lock", s.lock(&key, wait)).await;
                 job.handle_stored(locked.map(|g| guard = g));
             }
-            (Step::Load, Some(s)) => job.handle_loaded(inner.store_call("load", s.load(&key)).await),
-            (Step::Save(e), Some(s)) => job.handle_stored(inner.store_call("save", s.save(&key, &e)).await),
+            (Step::Load, Some(s)) => {
+                job.handle_loaded(inner.store_call("load", s.load(&key)).await)
+            }
+            (Step::Save(e), Some(s)) => {
+                job.handle_stored(inner.store_call("save", s.save(&key, &e)).await)
+            }
             (Step::Remove(e), Some(s)) => {
                 job.handle_stored(inner.store_call("remove", s.remove(&key, &e)).await)
             }

@@ -24,7 +24,9 @@ pub(crate) fn client(limits: &Limits, for_api: bool) -> Result<reqwest::Client, 
         builder
     } else {
         // The provider already refused non-loopback http.
-        builder.redirect(reqwest::redirect::Policy::none()).https_only(false)
+        builder
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(false)
     };
     builder
         .build()

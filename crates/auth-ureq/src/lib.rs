@@ -78,8 +78,8 @@ mod provider;
 mod transport;
 
 pub use auth_cell::{
-    Error, ManualClock, MemoryStore, TokenStore, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_API_BODY_BYTES,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
+    Error, ManualClock, MemoryStore, TokenStore, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_API_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
 };
 pub use markable::SearchTokenProvider;
 pub use openverse::{register, register_with_agent};

@@ -8,7 +8,9 @@ use std::time::SystemTime;
 
 use auth_core::{KeyStatus, Openverse, Provider, RegisteredClient, Registration};
 
-use auth_cell::{ApiCall, Verdict, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT};
+use auth_cell::{
+    ApiCall, Verdict, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
+};
 
 use crate::transport::Transport;
 use crate::{Error, TokenProvider};

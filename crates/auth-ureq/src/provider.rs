@@ -10,8 +10,12 @@ use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-use auth_cell::{CellBuilder, Clock, Demand, Job, Limits, Read, Step, StoreLock, TokenCell, TokenStore};
-use auth_core::{CacheKey, ClientCredentials, Provider, RefreshPolicy, RejectionPolicy, Scopes, Token};
+use auth_cell::{
+    CellBuilder, Clock, Demand, Job, Limits, Read, Step, StoreLock, TokenCell, TokenStore,
+};
+use auth_core::{
+    CacheKey, ClientCredentials, Provider, RefreshPolicy, RejectionPolicy, Scopes, Token,
+};
 
 use crate::transport::Transport;
 use crate::Error;
@@ -345,7 +349,10 @@ impl TokenProviderBuilder {
 
     /// Checks the configuration and builds the provider. No request is made.
     pub fn build(self) -> Result<TokenProvider, Error> {
-        let cell = self.cell.clone().build(&self.limits, self.store.is_some())?;
+        let cell = self
+            .cell
+            .clone()
+            .build(&self.limits, self.store.is_some())?;
         Ok(self.finish(cell))
     }
 

@@ -14,7 +14,6 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::{DefaultConnector, NextTimeout};
 use ureq::{Agent, AsSendBody};
 
-
 const USER_AGENT: &str = concat!("apiauth-ureq/", env!("CARGO_PKG_VERSION"));
 
 /// A request that got no complete response.

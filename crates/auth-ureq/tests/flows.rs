@@ -31,7 +31,11 @@ fn oauth2_basic_gets_a_token_and_calls_the_api() {
     assert!(text(response.body()).contains("read write"));
 
     let (authorized, attached) = tokens.authorize(get(emu.url("/x"))).unwrap();
-    assert_eq!(attached.id(), token.id(), "authorize returns the token it attached");
+    assert_eq!(
+        attached.id(),
+        token.id(),
+        "authorize returns the token it attached"
+    );
     assert!(authorized
         .headers()
         .get(http::header::AUTHORIZATION)

@@ -254,24 +254,35 @@ fn a_refresh_never_blocks_a_caller_holding_a_valid_token() {
     assert_eq!(emu.counters().token_total(Scheme::Oauth2), 2);
 }
 
+/// Issue 9 item 11: the wait limit bounds every caller, the one sending
+/// the request included. Before, the sender was held by the request
+/// timeout (4.1 s with a 4 s timeout and a 1 s limit).
 #[test]
-fn a_waiting_caller_gives_up_at_the_wait_limit() {
+fn every_caller_gives_up_at_the_wait_limit_the_sender_included() {
     let emu = emulator();
-    emu.set_latency(Endpoint::Oauth2Token, Duration::from_millis(1000));
+    emu.set_latency(Endpoint::Oauth2Token, Duration::from_millis(3000));
     let tokens = oauth2(&emu, ClientAuth::Basic)
-        .wait_limit(Duration::from_millis(200))
+        .timeout(Duration::from_secs(4))
+        .wait_limit(Duration::from_millis(300))
         .build()
         .unwrap();
     let sender = {
         let tokens = tokens.clone();
-        thread::spawn(move || tokens.token())
+        thread::spawn(move || {
+            let started = Instant::now();
+            (tokens.token(), started.elapsed())
+        })
     };
     thread::sleep(Duration::from_millis(50));
     let started = Instant::now();
     let e = tokens.token().unwrap_err();
     assert!(matches!(e, Error::WaitTimeout(_)), "{e}");
     assert!(e.is_retryable());
-    assert!(started.elapsed() < Duration::from_millis(600));
-    // The sending caller is bounded by the request timeout instead.
-    assert!(sender.join().unwrap().is_ok());
+    assert!(started.elapsed() < Duration::from_millis(1000));
+    let (sent, took) = sender.join().unwrap();
+    assert!(matches!(sent, Err(Error::WaitTimeout(_))), "{sent:?}");
+    assert!(
+        took < Duration::from_millis(1000),
+        "the sender waited {took:?}"
+    );
 }

@@ -222,7 +222,7 @@ fn no_secret_or_token_appears_in_any_output() {
         }
     });
     assert!(
-        logs.contains("apiauth_fetch"),
+        logs.contains("apiauth.fetch"),
         "logs were captured:\n{logs}"
     );
     assert!(logs.contains("token request failed"), "{logs}");

@@ -1,6 +1,6 @@
 //! Test drivers for the cell: the smallest loop that honours the contract,
 //! with canned token-endpoint answers and a clock moved by hand.
-
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 #![allow(dead_code)]
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,7 +31,9 @@ impl Server {
     pub fn token(value: &str, expires_in: u64) -> (u16, String) {
         (
             200,
-            format!(r#"{{"access_token":"{value}","token_type":"Bearer","expires_in":{expires_in}}}"#),
+            format!(
+                r#"{{"access_token":"{value}","token_type":"Bearer","expires_in":{expires_in}}}"#
+            ),
         )
     }
 
@@ -82,9 +84,7 @@ pub fn run(mut job: Job, server: &Server, store: Option<&MemoryStore>) {
             }),
             Step::Send(_) => job.handle_response(server.answer()),
             Step::Save(e) => job.handle_stored(store.map_or(Ok(()), |s| s.save(job.key(), &e))),
-            Step::Remove(e) => {
-                job.handle_stored(store.map_or(Ok(()), |s| s.remove(job.key(), &e)))
-            }
+            Step::Remove(e) => job.handle_stored(store.map_or(Ok(()), |s| s.remove(job.key(), &e))),
             _ => unreachable!(),
         }
     }
@@ -119,7 +119,9 @@ pub fn token(
             Demand::Wait(mut ticket) => match cell.poll_ticket(&mut ticket, &mut cx) {
                 Poll::Ready(d) => d,
                 Poll::Pending => {
-                    let wait = cell.wake_in(&ticket).expect("a waiter with nothing to wake it");
+                    let wait = cell
+                        .wake_in(&ticket)
+                        .expect("a waiter with nothing to wake it");
                     clock.advance(wait.max(Duration::from_millis(1)));
                     Demand::Wait(ticket)
                 }
