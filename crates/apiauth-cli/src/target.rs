@@ -152,7 +152,7 @@ fn policy() -> RefreshPolicy {
 /// token restored from the cache shows only what it has left, so an old
 /// cached token could be handed out seconds before it expires. A restored
 /// token (the one the cache held before the call) that is too close to its
-/// end is dropped and one new token fetched; a token fetched just now is
+/// end is retired and one new token fetched; a token fetched just now is
 /// returned whatever its lifetime, so short-lived tokens never loop.
 pub(crate) fn token_with_min_valid(
     tokens: &TokenProvider,
@@ -175,8 +175,12 @@ pub(crate) fn token_with_min_valid(
         .is_some_and(|at| at.saturating_duration_since(now) < min_valid);
     let token = if restored && short {
         tracing::debug!("cached token is close to its expiry; fetching a new one");
-        tokens.invalidate(&token);
-        tokens.token().map_err(|e| from_ureq(&e, cx))?
+        // Retired, not invalidated: the shared cache entry is left for the
+        // new token to replace, never deleted (another process may have
+        // saved a fresh one meanwhile).
+        tokens
+            .token_valid_for(min_valid)
+            .map_err(|e| from_ureq(&e, cx))?
     } else {
         token
     };

@@ -1,23 +1,26 @@
 //! Calling the protected API with a token: which answers reject it, and the
 //! rule that a rejected token costs one invalidation and at most one retry.
 
-use crate::TokenCell;
+use auth_core::Token;
 
-/// What to do with an API answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Verdict {
-    /// Hand the answer to the caller.
-    Deliver,
-    /// The token was rejected: invalidate it and hand the answer back (the
-    /// request cannot be replayed, or was retried once already).
-    Invalidate,
-    /// The token was rejected: invalidate it, get a new one and send the
-    /// replayed request once more.
-    InvalidateAndRetry,
+use crate::{Job, TokenCell};
+
+/// What an API answer means for the call.
+#[derive(Debug)]
+#[must_use = "run the job: it carries the store removal of the rejected token"]
+pub struct Judgement {
+    /// The token was rejected, and invalidated.
+    pub rejected: bool,
+    /// Send the request once more with a new token (rejected, replayable,
+    /// not retried yet); otherwise hand the answer to the caller.
+    pub retry: bool,
+    /// The store work of the invalidation, when nobody else will run it:
+    /// run it (in the background is fine).
+    pub job: Option<Job>,
 }
 
-/// The retry-once decision for one API call, the same in every driver.
+/// The rejected → invalidate → retry-once rule for one API call, the same
+/// in every driver.
 #[derive(Clone, Debug)]
 pub struct ApiCall {
     replayable: bool,
@@ -34,23 +37,33 @@ impl ApiCall {
         }
     }
 
-    /// Judges an answer by `cell`'s rejection policy (and records its
-    /// rate-limit headers).
+    /// Judges the answer to a request sent with `token` by `cell`'s
+    /// rejection policy, records its rate-limit headers, and invalidates a
+    /// rejected token.
     pub fn judge(
         &mut self,
         cell: &TokenCell,
+        token: &Token,
         status: http::StatusCode,
         headers: &http::HeaderMap,
         body_is_empty: bool,
-    ) -> Verdict {
+    ) -> Judgement {
         if !cell.is_rejected(status, headers, body_is_empty) {
-            return Verdict::Deliver;
+            return Judgement {
+                rejected: false,
+                retry: false,
+                job: None,
+            };
         }
-        if self.replayable && !self.retried {
-            self.retried = true;
-            Verdict::InvalidateAndRetry
-        } else {
-            Verdict::Invalidate
+        let retry = self.replayable && !self.retried;
+        self.retried |= retry;
+        if retry {
+            tracing::debug!(%status, "the API rejected the token; retrying once with a new one");
+        }
+        Judgement {
+            rejected: true,
+            retry,
+            job: cell.invalidate(token),
         }
     }
 }

@@ -504,6 +504,17 @@ impl TokenCell {
         st.machine.phase(self.shared.clock.now())
     }
 
+    /// `token` as a value that may be published (Markable `search` alone),
+    /// or the error that says why not.
+    pub fn publishable(token: &Token) -> Result<auth_core::PublishableToken, Error> {
+        token.publishable().ok_or_else(|| {
+            Error::misuse(format!(
+                "the server granted `{}`, not `search` alone; this token must not be published",
+                token.granted_scopes()
+            ))
+        })
+    }
+
     /// The answers that reject a token.
     #[must_use]
     pub fn rejection(&self) -> &RejectionPolicy {

@@ -23,8 +23,12 @@
 //!    - `Wait(ticket)`: wait until [`TokenCell::poll_ticket`] is ready (it
 //!      registers the task's waker) or [`TokenCell::wake_in`] has passed,
 //!      then take its answer.
-//! 3. After an API call made with a token, ask [`ApiCall::judge`]; on a
-//!    rejection call [`TokenCell::invalidate`] and run any job it returns.
+//! 3. After an API call made with a token, ask [`ApiCall::judge`]: it
+//!    invalidates a rejected token (run the job it may return) and says
+//!    whether to send the request once more.
+//!
+//! Both drivers hand out the same [`ProviderBuilder`]; they implement
+//! [`Driver`] to turn its checked [`Parts`] into a provider.
 //!
 //! ## Guarantees (and how they are checked)
 //!
@@ -82,6 +86,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod builder;
 mod cell;
 mod clock;
 mod config;
@@ -90,7 +95,8 @@ pub mod job;
 mod store;
 mod sync;
 
-pub use api::{copy_request, ApiCall, Verdict};
+pub use api::{copy_request, ApiCall, Judgement};
+pub use builder::{Driver, Parts, ProviderBuilder};
 pub use cell::{Demand, Read, Ticket, TokenCell};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{

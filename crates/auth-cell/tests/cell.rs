@@ -10,9 +10,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
-use auth_cell::{
-    ApiCall, Clock, Demand, Limits, ManualClock, MemoryStore, Read, Step, TokenStore, Verdict,
-};
+use auth_cell::{ApiCall, Clock, Demand, Limits, ManualClock, MemoryStore, Read, Step, TokenStore};
 use auth_core::{RefreshPolicy, StoredToken};
 use common::{builder, cell, run, token, Server};
 
@@ -365,12 +363,17 @@ fn min_validity_retires_without_removing_the_store_entry() {
     assert_eq!(t2.access_token().expose_secret(), "t2");
 }
 
-/// The retry-once rule: a rejected answer is retried once when the
-/// request can be replayed, never twice.
+/// The retry-once rule: a rejected answer invalidates the token that was
+/// sent, and is retried once when the request can be replayed, never twice.
 #[test]
-fn a_rejected_answer_is_retried_once() {
+fn a_rejected_answer_is_invalidated_and_retried_once() {
     let clock = Arc::new(ManualClock::new());
     let cell = cell(&clock, false);
+    let server = Server::new(vec![
+        Server::token("t1", 3600),
+        Server::token("t2", 3600),
+        Server::token("t3", 3600),
+    ]);
     let mut h = http::HeaderMap::new();
     h.insert(
         http::header::WWW_AUTHENTICATE,
@@ -378,23 +381,26 @@ fn a_rejected_answer_is_retried_once() {
     );
     let unauthorized = http::StatusCode::UNAUTHORIZED;
     let mut call = ApiCall::new(true);
-    assert_eq!(
-        call.judge(&cell, http::StatusCode::OK, &h, false),
-        Verdict::Deliver
+    let t1 = token(&cell, &clock, &server, None).unwrap();
+    let ok = call.judge(&cell, &t1, http::StatusCode::OK, &h, false);
+    assert!(!ok.rejected && !ok.retry);
+    assert!(matches!(cell.read(), Read::Fresh(t) if t.id() == t1.id()));
+    let first = call.judge(&cell, &t1, unauthorized, &h, true);
+    assert!(first.rejected && first.retry && first.job.is_none());
+    assert!(
+        matches!(cell.read(), Read::Miss),
+        "the rejected token is gone"
     );
-    assert_eq!(
-        call.judge(&cell, unauthorized, &h, true),
-        Verdict::InvalidateAndRetry
-    );
-    assert_eq!(
-        call.judge(&cell, unauthorized, &h, true),
-        Verdict::Invalidate
+    let t2 = token(&cell, &clock, &server, None).unwrap();
+    let second = call.judge(&cell, &t2, unauthorized, &h, true);
+    assert!(
+        second.rejected && !second.retry,
+        "retried once, never twice"
     );
     let mut once = ApiCall::new(false);
-    assert_eq!(
-        once.judge(&cell, unauthorized, &h, true),
-        Verdict::Invalidate
-    );
+    let t3 = token(&cell, &clock, &server, None).unwrap();
+    let j = once.judge(&cell, &t3, unauthorized, &h, true);
+    assert!(j.rejected && !j.retry);
 }
 
 /// The builder refuses configurations no request could live with.

@@ -1,10 +1,10 @@
-//! Calling the protected API: add the header, and when the provider's
-//! rejection policy says the answer rejects the token, invalidate it and
-//! (when the request can be replayed) retry once — the cell decides.
+//! Calling the protected API: add the header, send, and let the cell judge
+//! the answer (a rejected token is invalidated; replayable requests are
+//! retried once).
 
 use std::sync::Arc;
 
-use auth_cell::{ApiCall, Verdict};
+use auth_cell::ApiCall;
 use auth_core::{RateLimits, Token};
 use http::header::AUTHORIZATION;
 
@@ -32,43 +32,50 @@ impl TokenProvider {
     ///
     /// The response body is left unread and uncapped: it is the caller's.
     pub async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, Error> {
-        let replay = request.try_clone();
-        self.call(request, replay).await
+        self.call(&self.inner.api_client, request, true).await
     }
 
     /// Sends `request` with a token, once. A rejected token is still
     /// invalidated, so the next call fetches a new one.
     pub async fn send_once(&self, request: reqwest::Request) -> Result<reqwest::Response, Error> {
-        self.call(request, None).await
+        self.call(&self.inner.api_client, request, false).await
     }
 
-    async fn call(
+    /// One API call through `client`, by the cell's retry-once rule.
+    pub(crate) async fn call(
         &self,
-        mut request: reqwest::Request,
-        mut replay: Option<reqwest::Request>,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        replay: bool,
     ) -> Result<reqwest::Response, Error> {
-        let mut call = ApiCall::new(replay.is_some());
-        loop {
+        let mut again = replay.then(|| request.try_clone()).flatten();
+        let mut call = ApiCall::new(again.is_some());
+        let mut next = Some(request);
+        while let Some(mut request) = next.take().or_else(|| again.take()) {
             let token = self.token().await?;
-            let response = self.execute(request, &token).await?;
-            let verdict = call.judge(
+            request
+                .headers_mut()
+                .insert(AUTHORIZATION, token.authorization_header().clone());
+            let response = client.execute(request).await.map_err(|e| {
+                let f = classify(&e);
+                self.cell().api_transport_error(&token, f.kind, &f.detail)
+            })?;
+            let empty = response.content_length() == Some(0);
+            let judged = call.judge(
                 self.cell(),
+                &token,
                 response.status(),
                 response.headers(),
-                response.content_length() == Some(0),
+                empty,
             );
-            if verdict == Verdict::Deliver {
+            if let Some(job) = judged.job {
+                self.inner.spawn(job);
+            }
+            if !judged.retry {
                 return Ok(response);
             }
-            self.invalidate(&token);
-            match (verdict, replay.take()) {
-                (Verdict::InvalidateAndRetry, Some(next)) => {
-                    tracing::debug!(status = %response.status(), "the API rejected the token; retrying once with a new one");
-                    request = next;
-                }
-                _ => return Ok(response),
-            }
         }
+        Err(Error::misuse("a retry without a request to replay"))
     }
 
     /// The rate-limit headers of the last API answer that carried any
@@ -76,19 +83,5 @@ impl TokenProvider {
     #[must_use]
     pub fn last_rate_limits(&self) -> Option<RateLimits> {
         self.cell().last_rate_limits()
-    }
-
-    pub(crate) async fn execute(
-        &self,
-        mut request: reqwest::Request,
-        token: &Token,
-    ) -> Result<reqwest::Response, Error> {
-        request
-            .headers_mut()
-            .insert(AUTHORIZATION, token.authorization_header().clone());
-        self.inner.api_client.execute(request).await.map_err(|e| {
-            let f = classify(&e);
-            self.cell().api_transport_error(token, f.kind, &f.detail)
-        })
     }
 }

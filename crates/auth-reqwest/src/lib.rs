@@ -59,14 +59,14 @@ mod provider;
 mod transport;
 
 pub use auth_cell::{
-    AsyncTokenStore, Error, ManualClock, MemoryStore, TokenStore, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
+    AsyncTokenStore, Error, ManualClock, MemoryStore, ProviderBuilder, TokenStore,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
 };
 pub use markable::SearchTokenProvider;
 #[cfg(feature = "middleware")]
 pub use middleware::AuthMiddleware;
 pub use openverse::register;
-pub use provider::{TokenProvider, TokenProviderBuilder};
+pub use provider::{blocking_store, TokenProvider, TokenProviderBuilder};
 
 /// The cell and core crates, re-exported so one dependency is enough.
 pub use {auth_cell, auth_core};

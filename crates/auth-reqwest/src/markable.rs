@@ -2,6 +2,7 @@
 
 use std::ops::Deref;
 
+use auth_cell::{Driver, TokenCell};
 use auth_core::PublishableToken;
 
 use crate::{Error, TokenProvider, TokenProviderBuilder};
@@ -23,19 +24,14 @@ impl SearchTokenProvider {
     /// was given other scopes (they are refused, not silently replaced).
     pub fn new(builder: TokenProviderBuilder) -> Result<Self, Error> {
         Ok(Self {
-            provider: builder.build_search()?,
+            provider: TokenProvider::build(builder.into_parts(true)?)?,
         })
     }
 
     /// The current token as a value that may be published.
     pub async fn publishable_token(&self) -> Result<PublishableToken, Error> {
         let token = self.provider.token().await?;
-        token.publishable().ok_or_else(|| {
-            Error::misuse(format!(
-                "the server granted `{}`, not `search` alone; this token must not be published",
-                token.granted_scopes()
-            ))
-        })
+        TokenCell::publishable(&token)
     }
 }
 

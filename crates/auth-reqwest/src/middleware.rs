@@ -1,7 +1,7 @@
 //! A `reqwest-middleware` layer: every request gets a token, and a 401 that
 //! rejects the token is retried once with a new one.
 
-use auth_cell::{ApiCall, Verdict};
+use auth_cell::ApiCall;
 use http::header::AUTHORIZATION;
 use http::Extensions;
 use reqwest_middleware::{Middleware, Next};
@@ -41,19 +41,15 @@ impl Middleware for AuthMiddleware {
             req.headers_mut()
                 .insert(AUTHORIZATION, token.authorization_header().clone());
             let response = next.clone().run(req, extensions).await?;
-            let verdict = call.judge(
-                self.provider.cell(),
-                response.status(),
-                response.headers(),
-                response.content_length() == Some(0),
-            );
-            if verdict == Verdict::Deliver {
-                return Ok(response);
+            let empty = response.content_length() == Some(0);
+            let cell = self.provider.cell();
+            let judged = call.judge(cell, &token, response.status(), response.headers(), empty);
+            if let Some(job) = judged.job {
+                self.provider.run_detached(job);
             }
-            self.provider.invalidate(&token);
-            match (verdict, replay.take()) {
-                (Verdict::InvalidateAndRetry, Some(again)) => req = again,
-                _ => return Ok(response),
+            match replay.take().filter(|_| judged.retry) {
+                Some(again) => req = again,
+                None => return Ok(response),
             }
         }
     }

@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use auth_cell::{ApiCall, Limits, Verdict};
+use auth_cell::Limits;
 use auth_core::{KeyStatus, Openverse, Provider, RegisteredClient, Registration};
 
 use crate::transport;
@@ -43,29 +43,13 @@ impl TokenProvider {
                 self.provider().kind()
             )));
         };
-        let mut call = ApiCall::new(true);
-        loop {
-            let token = self.token().await?;
-            let request = openverse.key_status_request(&token)?;
-            let response = transport::send(
-                &self.inner.token_client,
-                request,
-                self.inner.limits.max_body_bytes,
-            )
+        let token = self.token().await?;
+        let request = reqwest::Request::try_from(openverse.key_status_request(&token)?)
+            .map_err(|e| Error::misuse(format!("the key-status request is invalid: {e}")))?;
+        let response = self.call(&self.inner.token_client, request, true).await?;
+        let response = transport::read_capped(response, self.inner.limits.max_body_bytes)
             .await
             .map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))?;
-            let verdict = call.judge(
-                self.cell(),
-                response.status(),
-                response.headers(),
-                response.body().is_empty(),
-            );
-            if verdict != Verdict::Deliver {
-                self.invalidate(&token);
-            }
-            if verdict != Verdict::InvalidateAndRetry {
-                return Ok(openverse.parse_key_status_response(&response, SystemTime::now())?);
-            }
-        }
+        Ok(openverse.parse_key_status_response(&response, SystemTime::now())?)
     }
 }

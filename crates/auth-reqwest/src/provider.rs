@@ -10,12 +10,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use auth_cell::{
-    AsyncTokenStore, CellBuilder, Clock, Demand, Job, Limits, Read, Step, StoreLock, TokenCell,
-    TokenStore,
+    AsyncTokenStore, Demand, Driver, Job, Limits, Parts, ProviderBuilder, Read, Step, StoreLock,
+    TokenCell, TokenStore,
 };
-use auth_core::{
-    CacheKey, ClientCredentials, Provider, RefreshPolicy, RejectionPolicy, Scopes, Token,
-};
+use auth_core::{CacheKey, ClientCredentials, Provider, Token};
 use futures_util::FutureExt as _;
 use tracing::Instrument as _;
 
@@ -42,147 +40,32 @@ pub(crate) struct Inner {
     store: Option<Arc<dyn AsyncTokenStore>>,
 }
 
-/// Configures a [`TokenProvider`]. See [`TokenProvider::builder`].
-///
-/// | setting | default |
-/// |---|---|
-/// | [`scopes`](Self::scopes) | none (the server's default; Markable: `default`) |
-/// | [`policy`](Self::policy) | [`RefreshPolicy::default()`] |
-/// | [`connect_timeout`](Self::connect_timeout) | 10 s |
-/// | [`timeout`](Self::timeout) | 30 s, total per request including the body |
-/// | [`max_body_bytes`](Self::max_body_bytes) | 64 KiB (token, registration and key-status bodies) |
-/// | [`store`](Self::store) | none: the in-memory cache only |
-/// | [`seed`](Self::seed) | from the clock, the process id and a counter |
-/// | [`wait_limit`](Self::wait_limit) | `(waiting_retries + 1) × (timeout + max_wait)` |
-/// | [`rejection`](Self::rejection) | the provider's [`Provider::default_rejection`] |
-#[must_use]
-pub struct TokenProviderBuilder {
-    cell: CellBuilder,
-    limits: Limits,
-    api_client: Option<reqwest::Client>,
-    token_client: Option<reqwest::Client>,
-    store: Option<Arc<dyn AsyncTokenStore>>,
-}
+/// Configures a [`TokenProvider`]: the builder every apiauth driver shares
+/// (see [`ProviderBuilder`] for every setting and default). Its clients are
+/// `reqwest::Client`s; its store an [`AsyncTokenStore`] (a blocking one
+/// through [`blocking_store`](crate::blocking_store)).
+pub type TokenProviderBuilder = ProviderBuilder<TokenProvider>;
 
-impl TokenProviderBuilder {
-    /// The scopes to ask for.
-    pub fn scopes(mut self, scopes: Scopes) -> Self {
-        self.cell = self.cell.scopes(scopes);
-        self
-    }
+impl Driver for TokenProvider {
+    type Client = reqwest::Client;
+    type Store = dyn AsyncTokenStore;
 
-    /// Refresh and retry policy.
-    pub fn policy(mut self, policy: RefreshPolicy) -> Self {
-        self.cell = self.cell.policy(policy);
-        self
-    }
-
-    /// Seed for the refresh and backoff jitter.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.cell = self.cell.seed(seed);
-        self
-    }
-
-    /// The longest any caller waits for a token, the first one included.
-    pub fn wait_limit(mut self, limit: Duration) -> Self {
-        self.cell = self.cell.wait_limit(limit);
-        self
-    }
-
-    /// The clock every decision reads (tests pass an
-    /// [`auth_cell::ManualClock`]).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.cell = self.cell.clock(clock);
-        self
-    }
-
-    /// Which API answers reject a token.
-    pub fn rejection(mut self, rejection: RejectionPolicy) -> Self {
-        self.cell = self.cell.rejection(rejection);
-        self
-    }
-
-    /// The client for API calls made through [`TokenProvider::send`]
-    /// (default: one with the timeouts below).
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.api_client = Some(client);
-        self
-    }
-
-    /// Replaces the client for token requests. apiauth's own has redirects
-    /// off, rustls, and the timeouts below; a client you pass must keep
-    /// redirects off, or a redirect could carry the secret elsewhere.
-    pub fn token_http_client(mut self, client: reqwest::Client) -> Self {
-        self.token_client = Some(client);
-        self
-    }
-
-    /// Connect timeout (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.connect_timeout = timeout;
-        self
-    }
-
-    /// Total timeout per request, body included (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.limits.timeout = timeout;
-        self
-    }
-
-    /// Largest body read from the token endpoint, registration and key
-    /// status (default 64 KiB). [`TokenProvider::send`] hands API bodies
-    /// back unread, so they are the caller's to cap.
-    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
-        self.limits.max_body_bytes = bytes;
-        self
-    }
-
-    /// Where tokens are kept besides memory (default: nowhere).
-    pub fn store(mut self, store: Arc<dyn AsyncTokenStore>) -> Self {
-        self.store = Some(store);
-        self
-    }
-
-    /// A blocking store (such as `auth_store::FileTokenStore`); its calls
-    /// run on tokio's blocking pool.
-    pub fn blocking_store(self, store: Arc<dyn TokenStore>) -> Self {
-        self.store(Arc::new(BlockingStore(store)))
-    }
-
-    /// Checks the configuration and builds the provider. Needs no runtime;
-    /// tasks are spawned on the runtime of the caller that needs one.
-    pub fn build(self) -> Result<TokenProvider, Error> {
-        let cell = self
-            .cell
-            .clone()
-            .build(&self.limits, self.store.is_some())?;
-        self.finish(cell)
-    }
-
-    pub(crate) fn build_search(self) -> Result<TokenProvider, Error> {
-        let cell = self
-            .cell
-            .clone()
-            .build_search(&self.limits, self.store.is_some())?;
-        self.finish(cell)
-    }
-
-    fn finish(self, cell: TokenCell) -> Result<TokenProvider, Error> {
-        let token_client = match self.token_client {
+    fn build(parts: Parts<Self>) -> Result<Self, Error> {
+        let token_client = match parts.token_client {
             Some(c) => c,
-            None => transport::client(&self.limits, false)?,
+            None => transport::client(&parts.limits, false)?,
         };
-        let api_client = match self.api_client {
+        let api_client = match parts.api_client {
             Some(c) => c,
-            None => transport::client(&self.limits, true)?,
+            None => transport::client(&parts.limits, true)?,
         };
         Ok(TokenProvider {
             inner: Arc::new(Inner {
-                cell,
+                cell: parts.cell,
                 token_client,
                 api_client,
-                limits: self.limits,
-                store: self.store,
+                limits: parts.limits,
+                store: parts.store,
             }),
         })
     }
@@ -194,13 +77,7 @@ impl TokenProvider {
         provider: impl Into<Provider>,
         credentials: ClientCredentials,
     ) -> TokenProviderBuilder {
-        TokenProviderBuilder {
-            cell: CellBuilder::new(provider.into(), credentials),
-            limits: Limits::default(),
-            api_client: None,
-            token_client: None,
-            store: None,
-        }
+        ProviderBuilder::new(provider, credentials)
     }
 
     /// A usable token. Cached reads take no lock and read the clock; a cold
@@ -271,6 +148,11 @@ impl TokenProvider {
         }
     }
 
+    /// Runs a job of the cell's on a task (see [`auth_cell::Judgement`]).
+    pub fn run_detached(&self, job: Job) {
+        self.inner.spawn(job);
+    }
+
     /// The cache key of this provider's tokens.
     #[must_use]
     pub fn cache_key(&self) -> &CacheKey {
@@ -309,7 +191,7 @@ impl Inner {
     /// its own and never held here), so a runtime that drops the task at
     /// once — it is shutting down — only makes the job report itself
     /// abandoned. Outside any runtime the job is dropped the same way.
-    fn spawn(self: &Arc<Self>, job: Job) {
+    pub(crate) fn spawn(self: &Arc<Self>, job: Job) {
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(run(Arc::clone(self), job));
         }
@@ -397,8 +279,13 @@ impl Drop for Inline {
     }
 }
 
-/// A blocking store used from async code: each call runs on tokio's
-/// blocking pool.
+/// A blocking store (such as `auth_store::FileTokenStore`) for the async
+/// driver: each call runs on tokio's blocking pool.
+#[must_use]
+pub fn blocking_store(store: Arc<dyn TokenStore>) -> Arc<dyn AsyncTokenStore> {
+    Arc::new(BlockingStore(store))
+}
+
 struct BlockingStore(Arc<dyn TokenStore>);
 
 impl BlockingStore {

@@ -1,14 +1,15 @@
-//! Calling the protected API: add the header, and when the provider's
-//! rejection policy says the answer rejects the token, invalidate it and
-//! retry once — the cell decides, this file only sends.
+//! Calling the protected API: add the header, send, and let the cell judge
+//! the answer (a rejected token is invalidated; replayable requests are
+//! retried once).
 
 use std::sync::Arc;
 
-use auth_cell::{copy_request, ApiCall, Verdict};
+use auth_cell::{copy_request, ApiCall};
 use auth_core::{RateLimits, Token};
 use http::header::AUTHORIZATION;
 use http::{Request, Response};
 
+use crate::transport::Transport;
 use crate::{Error, TokenProvider};
 
 impl TokenProvider {
@@ -34,49 +35,63 @@ impl TokenProvider {
     /// Errors are token failures ([`Error::Auth`]) and transport failures of
     /// the API call ([`Error::Transport`]); HTTP error statuses are not errors.
     pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        let replay = copy_request(&request);
-        self.call(request, Some(replay))
+        let mut first = Some(request);
+        self.call(&self.inner.api, true, |_| match first.take() {
+            Some(r) => Ok(r),
+            None => Err(Error::misuse("no request to replay")),
+        })
     }
 
     /// Like [`send`](Self::send) but never repeats the request: a rejected
     /// token is invalidated (so the next call gets a new one) and the
     /// rejecting answer returned.
     pub fn send_once(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
-        self.call(request, None)
+        let mut first = Some(request);
+        self.call(&self.inner.api, false, |_| {
+            first
+                .take()
+                .ok_or_else(|| Error::misuse("send_once sends once"))
+        })
     }
 
-    fn call(
+    /// One API call through `transport`, by the cell's retry-once rule;
+    /// `make` gives the request for each attempt (`replay`: at most two).
+    pub(crate) fn call(
         &self,
-        mut request: Request<Vec<u8>>,
-        mut replay: Option<Request<Vec<u8>>>,
+        transport: &Transport,
+        replay: bool,
+        mut make: impl FnMut(&Token) -> Result<Request<Vec<u8>>, Error>,
     ) -> Result<Response<Vec<u8>>, Error> {
-        let mut call = ApiCall::new(replay.is_some());
+        let mut call = ApiCall::new(replay);
+        let mut template = None;
         loop {
             let token = self.token()?;
+            let mut request = match template.as_ref() {
+                Some(t) => copy_request(t),
+                None => make(&token)?,
+            };
+            if replay && template.is_none() {
+                template = Some(copy_request(&request));
+            }
             request
                 .headers_mut()
                 .insert(AUTHORIZATION, token.authorization_header().clone());
-            let response = self
-                .inner
-                .api
+            let response = transport
                 .exchange(request)
                 .map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))?;
-            let verdict = call.judge(
+            let empty = response.body().is_empty();
+            let judged = call.judge(
                 self.cell(),
+                &token,
                 response.status(),
                 response.headers(),
-                response.body().is_empty(),
+                empty,
             );
-            if verdict == Verdict::Deliver {
-                return Ok(response);
+            if let Some(job) = judged.job {
+                self.run_detached(job);
             }
-            self.invalidate(&token);
-            match (verdict, replay.take()) {
-                (Verdict::InvalidateAndRetry, Some(next)) => {
-                    tracing::debug!(status = %response.status(), "the API rejected the token; retrying once with a new one");
-                    request = next;
-                }
-                _ => return Ok(response),
+            if !judged.retry {
+                return Ok(response);
             }
         }
     }

@@ -78,7 +78,7 @@ mod provider;
 mod transport;
 
 pub use auth_cell::{
-    Error, ManualClock, MemoryStore, TokenStore, DEFAULT_CONNECT_TIMEOUT,
+    Error, ManualClock, MemoryStore, ProviderBuilder, TokenStore, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_API_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
 };
 pub use markable::SearchTokenProvider;

@@ -2,6 +2,7 @@
 
 use std::ops::Deref;
 
+use auth_cell::{Driver, TokenCell};
 use auth_core::PublishableToken;
 
 use crate::{Error, TokenProvider, TokenProviderBuilder};
@@ -35,20 +36,14 @@ impl SearchTokenProvider {
     /// builder was given other scopes.
     pub fn new(builder: TokenProviderBuilder) -> Result<Self, Error> {
         Ok(Self {
-            tokens: builder.build_search()?,
+            tokens: TokenProvider::build(builder.into_parts(true)?)?,
         })
     }
 
     /// A token value that may be published. Fetches one if needed.
     pub fn publishable_token(&self) -> Result<PublishableToken, Error> {
         let token = self.tokens.token()?;
-        token.publishable().ok_or_else(|| {
-            // The server granted something other than `search` alone.
-            Error::misuse(format!(
-                "the server granted `{}`, not `search` alone; this token must not be published",
-                token.granted_scopes()
-            ))
-        })
+        TokenCell::publishable(&token)
     }
 
     /// The underlying provider.

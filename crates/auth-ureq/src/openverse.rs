@@ -8,9 +8,7 @@ use std::time::SystemTime;
 
 use auth_core::{KeyStatus, Openverse, Provider, RegisteredClient, Registration};
 
-use auth_cell::{
-    ApiCall, Verdict, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
-};
+use auth_cell::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT};
 
 use crate::transport::Transport;
 use crate::{Error, TokenProvider};
@@ -78,27 +76,9 @@ impl TokenProvider {
                 self.provider().kind()
             )));
         };
-        let mut call = ApiCall::new(true);
-        loop {
-            let token = self.token()?;
-            let request = openverse.key_status_request(&token)?;
-            let response = self
-                .inner
-                .auth
-                .exchange(request)
-                .map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))?;
-            let verdict = call.judge(
-                self.cell(),
-                response.status(),
-                response.headers(),
-                response.body().is_empty(),
-            );
-            if verdict != Verdict::Deliver {
-                self.invalidate(&token);
-            }
-            if verdict != Verdict::InvalidateAndRetry {
-                return Ok(openverse.parse_key_status_response(&response, SystemTime::now())?);
-            }
-        }
+        let response = self.call(&self.inner.auth, true, |token| {
+            Ok(openverse.key_status_request(token)?)
+        })?;
+        Ok(openverse.parse_key_status_response(&response, SystemTime::now())?)
     }
 }

@@ -11,11 +11,9 @@ use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use auth_cell::{
-    CellBuilder, Clock, Demand, Job, Limits, Read, Step, StoreLock, TokenCell, TokenStore,
+    Demand, Driver, Job, Parts, ProviderBuilder, Read, Step, StoreLock, TokenCell, TokenStore,
 };
-use auth_core::{
-    CacheKey, ClientCredentials, Provider, RefreshPolicy, RejectionPolicy, Scopes, Token,
-};
+use auth_core::{CacheKey, ClientCredentials, Provider, Token};
 
 use crate::transport::Transport;
 use crate::Error;
@@ -51,27 +49,33 @@ pub(crate) struct Inner {
     store: Option<Arc<dyn TokenStore>>,
 }
 
-/// Configures a [`TokenProvider`]; see [`TokenProvider::builder`].
-///
-/// | setting | default |
-/// |---|---|
-/// | [`scopes`](Self::scopes) | none (the server's default; Markable: `default`) |
-/// | [`policy`](Self::policy) | [`RefreshPolicy::default()`] |
-/// | [`agent`](Self::agent) | an agent with the timeouts below, for API calls only |
-/// | [`connect_timeout`](Self::connect_timeout) | 10 s |
-/// | [`timeout`](Self::timeout) | 30 s, total per request including the body |
-/// | [`max_body_bytes`](Self::max_body_bytes) | 64 KiB (auth endpoints) |
-/// | [`max_api_body_bytes`](Self::max_api_body_bytes) | 10 MiB (responses read by `send`) |
-/// | [`store`](Self::store) | none: the in-memory cache only |
-/// | [`seed`](Self::seed) | from the clock, the process id and a counter |
-/// | [`wait_limit`](Self::wait_limit) | `(waiting_retries + 1) × (timeout + max_wait)` |
-/// | [`rejection`](Self::rejection) | the provider's [`Provider::default_rejection`] |
-#[must_use]
-pub struct TokenProviderBuilder {
-    cell: CellBuilder,
-    limits: Limits,
-    agent: Option<ureq::Agent>,
-    store: Option<Arc<dyn TokenStore>>,
+/// Configures a [`TokenProvider`]: the builder every apiauth driver shares
+/// (see [`ProviderBuilder`] for every setting and default). Its clients are
+/// `ureq::Agent`s; its store a blocking [`TokenStore`].
+pub type TokenProviderBuilder = ProviderBuilder<TokenProvider>;
+
+impl Driver for TokenProvider {
+    type Client = ureq::Agent;
+    type Store = dyn TokenStore;
+
+    fn build(parts: Parts<Self>) -> Result<Self, Error> {
+        let l = &parts.limits;
+        let auth = match parts.token_client {
+            Some(agent) => Transport::for_auth_with(agent, l.max_body_bytes),
+            None => Transport::for_auth(l.connect_timeout, l.timeout, l.max_body_bytes),
+        };
+        let api_agent = parts
+            .api_client
+            .unwrap_or_else(|| Transport::default_api_agent(l.connect_timeout, l.timeout));
+        Ok(TokenProvider {
+            inner: Arc::new(Inner {
+                api: Transport::for_api(api_agent, l.max_api_body_bytes),
+                auth,
+                cell: parts.cell,
+                store: parts.store,
+            }),
+        })
+    }
 }
 
 impl TokenProvider {
@@ -81,12 +85,7 @@ impl TokenProvider {
         provider: impl Into<Provider>,
         credentials: ClientCredentials,
     ) -> TokenProviderBuilder {
-        TokenProviderBuilder {
-            cell: CellBuilder::new(provider.into(), credentials),
-            limits: Limits::default(),
-            agent: None,
-            store: None,
-        }
+        ProviderBuilder::new(provider, credentials)
     }
 
     /// A usable token, fetching one if needed.
@@ -154,8 +153,14 @@ impl TokenProvider {
     /// and the next [`token`](Self::token) fetches a new one.
     pub fn invalidate(&self, token: &Token) {
         if let Some(job) = self.inner.cell.invalidate(token) {
-            self.inner.run(job, None);
+            self.run_detached(job);
         }
+    }
+
+    /// Runs a job of the cell's on this thread (see
+    /// [`auth_cell::Judgement`]).
+    pub fn run_detached(&self, job: Job) {
+        self.inner.run(job, None);
     }
 
     /// The provider dialect and endpoint this provider talks to.
@@ -267,146 +272,10 @@ fn guarded<T>(what: &str, call: impl FnOnce() -> Result<T, Error>) -> Result<T, 
         .unwrap_or_else(|_| Err(Error::Store(format!("the store panicked during {what}"))))
 }
 
-impl TokenProviderBuilder {
-    /// The scopes to ask for. Checked against the provider by
-    /// [`build`](Self::build) (Markable takes exactly one of `default`, `search`).
-    pub fn scopes(mut self, scopes: Scopes) -> Self {
-        self.cell = self.cell.scopes(scopes);
-        self
-    }
-
-    /// When to refresh and how to retry; see [`RefreshPolicy`].
-    pub fn policy(mut self, policy: RefreshPolicy) -> Self {
-        self.cell = self.cell.policy(policy);
-        self
-    }
-
-    /// Seed of the refresh jitter. Give each process a different one.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.cell = self.cell.seed(seed);
-        self
-    }
-
-    /// The longest a caller of [`TokenProvider::token`] waits for a token,
-    /// the request it sends itself included.
-    pub fn wait_limit(mut self, limit: Duration) -> Self {
-        self.cell = self.cell.wait_limit(limit);
-        self
-    }
-
-    /// The clock every decision reads (tests pass an
-    /// [`auth_cell::ManualClock`]).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.cell = self.cell.clock(clock);
-        self
-    }
-
-    /// Which API answers reject a token.
-    pub fn rejection(mut self, rejection: RejectionPolicy) -> Self {
-        self.cell = self.cell.rejection(rejection);
-        self
-    }
-
-    /// The agent for API calls made by [`TokenProvider::send`]. Token
-    /// requests never use it: they go through an agent apiauth configures
-    /// (no redirects, rustls, the timeouts and body cap set here).
-    pub fn agent(mut self, agent: ureq::Agent) -> Self {
-        self.agent = Some(agent);
-        self
-    }
-
-    /// Connect timeout of every request (default 10 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.limits.connect_timeout = timeout;
-        self
-    }
-
-    /// Total timeout of one request: connect, send, headers and body
-    /// (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.limits.timeout = timeout;
-        self
-    }
-
-    /// Largest token-endpoint response body read (default 64 KiB).
-    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
-        self.limits.max_body_bytes = bytes;
-        self
-    }
-
-    /// Largest API response body [`TokenProvider::send`] reads (default
-    /// 10 MiB).
-    pub fn max_api_body_bytes(mut self, bytes: usize) -> Self {
-        self.limits.max_api_body_bytes = bytes;
-        self
-    }
-
-    /// A persistent cache shared with other providers or processes.
-    pub fn store(mut self, store: Arc<dyn TokenStore>) -> Self {
-        self.store = Some(store);
-        self
-    }
-
-    /// Checks the configuration and builds the provider. No request is made.
-    pub fn build(self) -> Result<TokenProvider, Error> {
-        let cell = self
-            .cell
-            .clone()
-            .build(&self.limits, self.store.is_some())?;
-        Ok(self.finish(cell))
-    }
-
-    pub(crate) fn build_search(self) -> Result<TokenProvider, Error> {
-        let cell = self
-            .cell
-            .clone()
-            .build_search(&self.limits, self.store.is_some())?;
-        Ok(self.finish(cell))
-    }
-
-    fn finish(self, cell: TokenCell) -> TokenProvider {
-        let l = &self.limits;
-        let api_agent = self
-            .agent
-            .unwrap_or_else(|| Transport::default_api_agent(l.connect_timeout, l.timeout));
-        TokenProvider {
-            inner: Arc::new(Inner {
-                cell,
-                auth: Transport::for_auth(l.connect_timeout, l.timeout, l.max_body_bytes),
-                api: Transport::for_api(api_agent, l.max_api_body_bytes),
-                store: self.store,
-            }),
-        }
-    }
-}
-
 impl fmt::Debug for TokenProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenProvider")
             .field("cell", &self.inner.cell)
             .finish_non_exhaustive()
-    }
-}
-
-impl fmt::Debug for TokenProviderBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenProviderBuilder")
-            .field("cell", &self.cell)
-            .field("limits", &self.limits)
-            .field("store", &self.store.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn handles_are_clone_send_and_sync() {
-        fn shareable<T: Clone + Send + Sync + 'static>() {}
-        shareable::<TokenProvider>();
-        shareable::<crate::SearchTokenProvider>();
-        shareable::<Error>();
     }
 }
