@@ -111,7 +111,7 @@ async fn a_cancelled_first_caller_costs_no_second_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wait_limit_bounds_the_first_caller() {
     let emu = emulator();
-    emu.set_latency(Endpoint::Oauth2Token, Duration::from_secs(3));
+    emu.set_latency(Endpoint::Oauth2Token, Duration::from_millis(1200));
     let p = builder(&emu)
         .timeout(Duration::from_secs(4))
         .wait_limit(Duration::from_millis(300))
@@ -125,6 +125,11 @@ async fn the_wait_limit_bounds_the_first_caller() {
         "the first caller waited {:?}",
         started.elapsed()
     );
+    // Its request was handed to a task, not cut short: it serves the next
+    // caller, one request in all.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(p.token().await.is_ok());
+    assert_eq!(emu.counters().requests_to(Endpoint::Oauth2Token), 1);
 }
 
 /// A store that panics or hangs never reaches a caller.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use auth_cell::{
     Demand, Driver, Job, Parts, ProviderBuilder, Read, Step, StoreLock, TokenCell, TokenStore,
 };
-use auth_core::{CacheKey, ClientCredentials, Provider, Token};
+use auth_core::{CacheKey, ClientCredentials, Provider, Token, Transmit};
 
 use crate::transport::Transport;
 use crate::Error;
@@ -47,6 +47,9 @@ pub(crate) struct Inner {
     pub(crate) auth: Transport,
     pub(crate) api: Transport,
     store: Option<Arc<dyn TokenStore>>,
+    /// The request timeout: a caller with less time left hands its request
+    /// to a thread rather than cutting it short.
+    timeout: Duration,
 }
 
 /// Configures a [`TokenProvider`]: the builder every apiauth driver shares
@@ -73,6 +76,7 @@ impl Driver for TokenProvider {
                 auth,
                 cell: parts.cell,
                 store: parts.store,
+                timeout: l.timeout,
             }),
         })
     }
@@ -100,7 +104,9 @@ impl TokenProvider {
         match self.inner.cell.read() {
             Read::Fresh(t) => Ok(t),
             Read::Refresh(t, job) => {
-                self.inner.run_in_background(job);
+                if let Some((job, _)) = self.inner.in_background(job, None) {
+                    self.inner.run(job, None);
+                }
                 Ok(t)
             }
             Read::Miss => self.wait(self.inner.cell.demand()),
@@ -203,23 +209,29 @@ impl Wake for Unpark {
 
 impl Inner {
     /// Performs a job's steps on this thread. With a `deadline` (a caller
-    /// sending its own request), neither the store lock nor the request
-    /// may outlast it.
-    fn run(&self, mut job: Job, deadline: Option<Instant>) {
+    /// running its own demand), the store lock wait is cut to what is left;
+    /// a request that would not fit in it moves, with the rest of the job,
+    /// to a short-lived thread where it gets its full timeout (and serves
+    /// the next callers), while this caller waits out what it has left.
+    fn run(self: &Arc<Self>, mut job: Job, deadline: Option<Instant>) {
         let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let mut guard: Option<StoreLock> = None;
         while let Some(step) = job.next_step() {
             let key = job.key().clone();
             let store = self.store.as_deref();
             match (step, store) {
-                (Step::Send(t), _) => {
-                    let span = job.span().clone();
-                    let sent = span.in_scope(|| self.auth.exchange_within(t.request, left()));
-                    match sent {
-                        Ok(response) => job.handle_response(response),
-                        Err(f) => job.handle_transport_error(f.kind, &f.detail),
+                (Step::Send(t), _) if left().is_some_and(|l| l < self.timeout) => {
+                    match self.in_background(job, Some(t)) {
+                        None => return, // the guard goes with this frame: unlocked
+                        Some((back, t)) => {
+                            job = back;
+                            if let Some(t) = t {
+                                self.send(&mut job, t, left());
+                            }
+                        }
                     }
                 }
+                (Step::Send(t), _) => self.send(&mut job, t, None),
                 (Step::Lock { wait }, Some(s)) => {
                     let wait = left().map_or(wait, |l| l.min(wait));
                     let locked = guarded("lock", || s.lock(&key, wait));
@@ -236,32 +248,44 @@ impl Inner {
         drop(guard);
     }
 
-    /// Runs a refresh on a short-lived thread so no caller waits for it;
-    /// on this one if no thread can be started.
-    fn run_in_background(self: &Arc<Self>, job: Job) {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(1);
+    /// Sends one token request (within `within`, when given) and reports it.
+    fn send(&self, job: &mut Job, t: Transmit, within: Option<Duration>) {
+        let span = job.span().clone();
+        match span.in_scope(|| self.auth.exchange_within(t.request, within)) {
+            Ok(response) => job.handle_response(response),
+            Err(f) => job.handle_transport_error(f.kind, &f.detail),
+        }
+    }
+
+    /// Runs `job` (after sending `pending`) on a short-lived thread so no
+    /// caller waits for it. Hands both back when no thread can be started.
+    fn in_background(
+        self: &Arc<Self>,
+        job: Job,
+        pending: Option<Transmit>,
+    ) -> Option<(Job, Option<Transmit>)> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(Job, Option<Transmit>)>(1);
         let inner = Arc::clone(self);
-        // Logs of the refresh go where the caller's logs go.
+        // Logs of the work go where the caller's logs go.
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let spawned = thread::Builder::new()
-            .name("apiauth-refresh".to_owned())
+            .name("apiauth-fetch".to_owned())
             .spawn(move || {
                 tracing::dispatcher::with_default(&dispatch, || {
-                    if let Ok(job) = rx.recv() {
+                    if let Ok((mut job, pending)) = rx.recv() {
+                        if let Some(t) = pending {
+                            inner.send(&mut job, t, None);
+                        }
                         inner.run(job, None);
                     }
                 });
             });
         // A channel rather than a move into the closure: if the thread does
         // not start, the job comes back here and is not lost.
-        let job = match spawned {
-            Ok(_) => match tx.send(job) {
-                Ok(()) => return,
-                Err(std::sync::mpsc::SendError(job)) => job,
-            },
-            Err(_) => job,
-        };
-        self.run(job, None);
+        match spawned {
+            Ok(_) => tx.send((job, pending)).err().map(|e| e.0),
+            Err(_) => Some((job, pending)),
+        }
     }
 }
 

@@ -260,7 +260,7 @@ fn a_refresh_never_blocks_a_caller_holding_a_valid_token() {
 #[test]
 fn every_caller_gives_up_at_the_wait_limit_the_sender_included() {
     let emu = emulator();
-    emu.set_latency(Endpoint::Oauth2Token, Duration::from_millis(3000));
+    emu.set_latency(Endpoint::Oauth2Token, Duration::from_millis(1200));
     let tokens = oauth2(&emu, ClientAuth::Basic)
         .timeout(Duration::from_secs(4))
         .wait_limit(Duration::from_millis(300))
@@ -285,4 +285,100 @@ fn every_caller_gives_up_at_the_wait_limit_the_sender_included() {
         took < Duration::from_millis(1000),
         "the sender waited {took:?}"
     );
+    // Its request was not cut short: it finished on a thread and serves
+    // the next caller, one request in all.
+    thread::sleep(Duration::from_millis(1200));
+    assert!(tokens.token().is_ok());
+    assert_eq!(emu.counters().token_total(Scheme::Oauth2), 1);
+}
+
+/// Issue 9 item 8: a store lock held elsewhere (the file store waited up
+/// to 60 s) no longer outlasts the wait limit: the lock wait is cut to the
+/// caller's remaining time, and the caller fetches without it.
+#[test]
+fn a_slow_store_lock_does_not_outlast_the_wait_limit() {
+    use auth_core::{CacheKey, StoredToken};
+    use auth_ureq::TokenStore;
+    struct SlowLock;
+    impl TokenStore for SlowLock {
+        fn load(&self, _: &CacheKey) -> Result<Option<StoredToken>, Error> {
+            Ok(None)
+        }
+        fn save(&self, _: &CacheKey, _: &StoredToken) -> Result<(), Error> {
+            Ok(())
+        }
+        fn remove(&self, _: &CacheKey, _: &StoredToken) -> Result<(), Error> {
+            Ok(())
+        }
+        fn lock(
+            &self,
+            _: &CacheKey,
+            wait: Duration,
+        ) -> Result<Option<auth_cell::StoreLock>, Error> {
+            // Another process holds it for a minute: wait as told, then fail.
+            thread::sleep(wait.min(Duration::from_secs(60)));
+            Err(Error::Store("lock busy".into()))
+        }
+    }
+    let emu = emulator();
+    let tokens = oauth2(&emu, ClientAuth::Basic)
+        .wait_limit(Duration::from_millis(400))
+        .store(Arc::new(SlowLock))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let result = tokens.token();
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    // The lock wait used the whole limit, so the request went to a thread
+    // with its full timeout; this caller got a token only if that thread
+    // was quicker than its own last look.
+    assert!(
+        result.is_ok() || matches!(result, Err(Error::WaitTimeout(_))),
+        "{result:?}"
+    );
+    // The request was not cut short and wasted: the next caller gets its
+    // token, and one request was made in all.
+    assert!(tokens.token().is_ok());
+    assert_eq!(emu.counters().token_total(Scheme::Oauth2), 1);
+}
+
+/// Issue 9 item 3: a store that panics in `lock` or `load` left the old
+/// driver's "sending" flag set; every cold caller then timed out. Now the
+/// panic is a logged store error and the fetch goes on.
+#[test]
+fn a_store_panicking_in_lock_or_load_costs_nothing_but_the_store() {
+    use auth_core::{CacheKey, StoredToken};
+    use auth_ureq::TokenStore;
+    struct Panics(bool);
+    impl TokenStore for Panics {
+        fn load(&self, _: &CacheKey) -> Result<Option<StoredToken>, Error> {
+            panic!("load")
+        }
+        fn save(&self, _: &CacheKey, _: &StoredToken) -> Result<(), Error> {
+            Ok(())
+        }
+        fn remove(&self, _: &CacheKey, _: &StoredToken) -> Result<(), Error> {
+            Ok(())
+        }
+        fn lock(&self, _: &CacheKey, _: Duration) -> Result<Option<auth_cell::StoreLock>, Error> {
+            if self.0 {
+                panic!("lock")
+            }
+            Ok(None)
+        }
+    }
+    for in_lock in [true, false] {
+        let emu = emulator();
+        let tokens = oauth2(&emu, ClientAuth::Basic)
+            .wait_limit(Duration::from_secs(5))
+            .store(Arc::new(Panics(in_lock)))
+            .build()
+            .unwrap();
+        let t = tokens.token().unwrap();
+        tokens.invalidate(&t);
+        let again = tokens.token().unwrap();
+        assert_ne!(t.id(), again.id());
+        assert_eq!(emu.counters().token_total(Scheme::Oauth2), 2);
+    }
 }
