@@ -15,7 +15,9 @@
 //! 1. On every token request call [`TokenCell::read`]. `Fresh` → use it.
 //!    `Refresh(token, job)` → use the token and run the job in the
 //!    background (a task, a thread). `Miss` → step 2.
-//! 2. Call [`TokenCell::demand`] and loop on its answer until `Ready` or
+//! 2. Call [`TokenCell::demand`] and follow its answer with
+//!    [`TokenCell::wait_async`] or [`TokenCell::wait_blocking`], lending
+//!    them the driver's timer and job runner. They loop until `Ready` or
 //!    `Failed`, never past the caller's own deadline (the cell's
 //!    [`wait_limit`](TokenCell::wait_limit) from the call's start):
 //!    - `Run(job, ticket)`: perform the job's steps (see [`job`]), then
@@ -94,6 +96,7 @@ mod error;
 pub mod job;
 mod store;
 mod sync;
+mod wait;
 
 pub use api::{copy_request, ApiCall, Judgement};
 pub use builder::{Driver, Parts, ProviderBuilder};

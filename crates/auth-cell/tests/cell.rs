@@ -421,3 +421,50 @@ fn the_builder_refuses_what_cannot_work() {
         .unwrap_err();
     assert!(e.to_string().contains("Markable"), "{e}");
 }
+
+/// The blocking wait loop: a cold caller runs the job it is given and gets
+/// the token; a second caller parked on the same round is woken with it.
+#[test]
+fn wait_blocking_runs_the_job_and_wakes_a_parked_waiter() {
+    let clock = Arc::new(ManualClock::new());
+    let cell = cell(&clock, false);
+    let server = Server::new(vec![Server::token("t1", 3600)]);
+    let Demand::Run(job, ticket) = cell.demand() else {
+        panic!()
+    };
+    let waiter = {
+        let cell = cell.clone();
+        std::thread::spawn(move || cell.wait_blocking(cell.demand(), |_, _| panic!("not mine")))
+    };
+    std::thread::sleep(Duration::from_millis(50)); // the waiter parks
+    run(job, &server, None);
+    let mine = cell
+        .wait_blocking(Demand::Wait(ticket), |_, _| panic!("already run"))
+        .unwrap();
+    let theirs = waiter.join().unwrap().unwrap();
+    assert_eq!(mine.id(), theirs.id());
+    assert_eq!(server.sends(), 1);
+}
+
+/// The wait limit bounds a caller whose job runs elsewhere and late.
+#[test]
+fn wait_blocking_ends_at_the_wait_limit() {
+    let clock = Arc::new(ManualClock::new());
+    let cell = builder(&clock)
+        .wait_limit(Duration::from_millis(100))
+        .build(&Limits::default(), false)
+        .unwrap();
+    let server = Server::new(vec![Server::token("t1", 3600)]);
+    let started = Instant::now();
+    let mut late = None;
+    let e = cell
+        .wait_blocking(cell.demand(), |job, left| {
+            assert!(left <= Duration::from_millis(100));
+            late = Some(job); // "handed to another thread" that is slow
+        })
+        .unwrap_err();
+    assert!(matches!(e, auth_cell::Error::WaitTimeout(_)), "{e}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    run(late.unwrap(), &server, None);
+    assert!(matches!(cell.read(), Read::Fresh(_)));
+}

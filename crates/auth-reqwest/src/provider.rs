@@ -2,7 +2,7 @@
 //! driver does — send the cell's IO steps over reqwest, and wait on tokio's
 //! timers for a ticket or a deadline.
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -101,42 +101,19 @@ impl TokenProvider {
         self.wait(self.inner.cell.demand_valid_for(min)).await
     }
 
-    /// Follows the cell's answers until a token or an error, within the
-    /// wait limit from now.
+    /// Follows the cell's answers within the wait limit. A job this caller
+    /// gets runs inside its own future (no task hop on a cold read); out of
+    /// time or cancelled, it leaves the rest — the request in flight
+    /// included, resumed, not re-sent — to a task.
     async fn wait(&self, first: Demand) -> Result<Arc<Token>, Error> {
-        let cell = &self.inner.cell;
-        let limit = cell.wait_limit();
-        let deadline = tokio::time::Instant::now() + limit;
-        let mut demand = first;
-        loop {
-            demand = match demand {
-                Demand::Ready(t) => return Ok(t),
-                Demand::Failed(e) => return Err(e),
-                Demand::Run(job, ticket) => {
-                    // The caller sends its own request: no cross-thread hop.
-                    // Cancelled or out of time, it leaves the rest to a task.
-                    let mut inline = Inline(Some(Box::pin(run(Arc::clone(&self.inner), job))));
-                    if tokio::time::timeout_at(deadline, &mut inline)
-                        .await
-                        .is_err()
-                    {
-                        return Err(Error::WaitTimeout(limit));
-                    }
-                    Demand::Wait(ticket)
-                }
-                Demand::Wait(mut ticket) => {
-                    let until = cell
-                        .wake_in(&ticket)
-                        .map_or(deadline, |d| deadline.min(tokio::time::Instant::now() + d));
-                    let polled = poll_fn(|cx| cell.poll_ticket(&mut ticket, cx));
-                    match tokio::time::timeout_at(until, polled).await {
-                        Ok(next) => next,
-                        Err(_) if until >= deadline => return Err(Error::WaitTimeout(limit)),
-                        Err(_) => Demand::Wait(ticket),
-                    }
-                }
-            };
-        }
+        let run = |job, left| {
+            let mut inline = Inline(Some(Box::pin(run(Arc::clone(&self.inner), job))));
+            async move { tokio::time::timeout(left, &mut inline).await.is_ok() }
+        };
+        self.inner
+            .cell
+            .wait_async(first, tokio::time::sleep, run)
+            .await
     }
 
     /// The API rejected `token`: it is dropped and never handed out again,

@@ -6,8 +6,7 @@
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
-use std::thread::{self, Thread};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use auth_cell::{
@@ -120,38 +119,11 @@ impl TokenProvider {
         self.wait(self.inner.cell.demand_valid_for(min))
     }
 
-    /// Follows the cell's answers until a token or an error, within the
-    /// wait limit from now.
+    /// Follows the cell's answers within the wait limit; a job this caller
+    /// gets runs on its thread (see [`Inner::run`]).
     fn wait(&self, first: Demand) -> Result<Arc<Token>, Error> {
-        let cell = &self.inner.cell;
-        let limit = cell.wait_limit();
-        let deadline = Instant::now() + limit;
-        let waker = Waker::from(Arc::new(Unpark(thread::current())));
-        let mut cx = Context::from_waker(&waker);
-        let mut demand = first;
-        loop {
-            demand = match demand {
-                Demand::Ready(t) => return Ok(t),
-                Demand::Failed(e) => return Err(e),
-                Demand::Run(job, ticket) => {
-                    self.inner.run(job, Some(deadline));
-                    Demand::Wait(ticket)
-                }
-                Demand::Wait(mut ticket) => match cell.poll_ticket(&mut ticket, &mut cx) {
-                    Poll::Ready(next) => next,
-                    Poll::Pending => {
-                        let left = deadline.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            return Err(Error::WaitTimeout(limit));
-                        }
-                        // Woken by the waker, or at the machine's deadline;
-                        // a spurious wake-up only costs one more poll.
-                        thread::park_timeout(cell.wake_in(&ticket).map_or(left, |w| w.min(left)));
-                        Demand::Wait(ticket)
-                    }
-                },
-            };
-        }
+        let run = |job, left| self.inner.run(job, Some(Instant::now() + left));
+        self.inner.cell.wait_blocking(first, run)
     }
 
     /// Tells the provider the API rejected `token`: it is never handed out
@@ -191,19 +163,6 @@ impl TokenProvider {
     #[must_use]
     pub fn cell(&self) -> &TokenCell {
         &self.inner.cell
-    }
-}
-
-/// Wakes a parked waiter.
-struct Unpark(Thread);
-
-impl Wake for Unpark {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.unpark();
     }
 }
 
