@@ -25,12 +25,17 @@
 //! slot and wakes every waiter, so the next caller drives the retry.
 
 use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use auth_core::{CacheKey, RequestId, StoredToken, Transmit, TransportErrorKind};
 
 use crate::cell::{Log, Outbox, Shared, StoreOp};
+use crate::store::{AsyncTokenStore, StoreLock, TokenStore};
 use crate::sync;
 use crate::Error;
 
@@ -284,6 +289,122 @@ impl Job {
             out.deliver(&self.shared.client_id);
         }
     }
+}
+
+/// Store calls, once for every driver: a panic becomes an error, a call
+/// that outlasts its bound an error too; either is logged by the job and
+/// costs a fetch, never a caller.
+impl Job {
+    /// Performs `step` if it is a store step, on a blocking store, and
+    /// reports it; hands back the request of a [`Step::Send`] for the driver
+    /// to send. The lock wait is cut to `wait_cap`; the lock's guard goes
+    /// into `guard` (drop it when `next_step` returns `None`).
+    pub fn perform_blocking(
+        &mut self,
+        step: Step,
+        store: Option<&dyn TokenStore>,
+        wait_cap: Option<Duration>,
+        guard: &mut Option<StoreLock>,
+    ) -> Option<Transmit> {
+        let key = self.shared.key.clone();
+        let caught = |what: &str, r: std::thread::Result<Result<(), Error>>| {
+            r.unwrap_or_else(|_| Err(Error::Store(format!("the store panicked during {what}"))))
+        };
+        let call = |f: &mut dyn FnMut() -> Result<(), Error>| catch_unwind(AssertUnwindSafe(f));
+        match (step, store) {
+            (Step::Send(t), _) => return Some(t),
+            (Step::Load, Some(s)) => {
+                let loaded = catch_unwind(AssertUnwindSafe(|| s.load(&key)));
+                self.handle_loaded(loaded.unwrap_or_else(|_| {
+                    Err(Error::Store("the store panicked during load".into()))
+                }));
+            }
+            (Step::Lock { wait }, Some(s)) => {
+                let wait = wait_cap.map_or(wait, |c| c.min(wait));
+                let r = call(&mut || s.lock(&key, wait).map(|g| *guard = g));
+                self.handle_stored(caught("lock", r));
+            }
+            (Step::Save(e), Some(s)) => {
+                let r = call(&mut || s.save(&key, &e));
+                self.handle_stored(caught("save", r));
+            }
+            (Step::Remove(e), Some(s)) => {
+                let r = call(&mut || s.remove(&key, &e));
+                self.handle_stored(caught("remove", r));
+            }
+            (_, None) => self.handle_stored(Err(Error::misuse("a store step without a store"))),
+        }
+        None
+    }
+
+    /// Like [`perform_blocking`](Self::perform_blocking) for an async
+    /// store; every call is bounded by `bound` on the runtime's timer
+    /// (`sleep`).
+    pub async fn perform_async<S, SF>(
+        &mut self,
+        step: Step,
+        store: Option<&dyn AsyncTokenStore>,
+        bound: Duration,
+        sleep: S,
+        guard: &mut Option<StoreLock>,
+    ) -> Option<Transmit>
+    where
+        S: Fn(Duration) -> SF,
+        SF: Future<Output = ()>,
+    {
+        let key = self.shared.key.clone();
+        match (step, store) {
+            (Step::Send(t), _) => return Some(t),
+            (Step::Load, Some(s)) => {
+                let mut loaded = None;
+                let call = Box::pin(async { s.load(&key).await.map(|e| loaded = Some(e)) });
+                let r = bounded("load", bound, sleep(bound), call).await;
+                self.handle_loaded(r.map(|()| loaded.flatten()));
+            }
+            (Step::Lock { wait }, Some(s)) => {
+                let call = Box::pin(async { s.lock(&key, wait).await.map(|g| *guard = g) });
+                let r = bounded("lock", bound, sleep(bound), call).await;
+                self.handle_stored(r);
+            }
+            (Step::Save(e), Some(s)) => {
+                let r = bounded("save", bound, sleep(bound), s.save(&key, &e)).await;
+                self.handle_stored(r);
+            }
+            (Step::Remove(e), Some(s)) => {
+                let r = bounded("remove", bound, sleep(bound), s.remove(&key, &e)).await;
+                self.handle_stored(r);
+            }
+            (_, None) => self.handle_stored(Err(Error::misuse("a store step without a store"))),
+        }
+        None
+    }
+}
+
+/// Runs `call` until it ends, panics or `timer` fires, whichever is first.
+async fn bounded<T>(
+    what: &str,
+    bound: Duration,
+    timer: impl Future<Output = ()>,
+    mut call: Pin<Box<dyn Future<Output = Result<T, Error>> + Send + '_>>,
+) -> Result<T, Error> {
+    let mut timer = std::pin::pin!(timer);
+    std::future::poll_fn(|cx| {
+        match catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx))) {
+            Ok(Poll::Ready(r)) => return Poll::Ready(r),
+            Err(_) => {
+                return Poll::Ready(Err(Error::Store(format!(
+                    "the store panicked during {what}"
+                ))))
+            }
+            Ok(Poll::Pending) => {}
+        }
+        timer.as_mut().poll(cx).map(|()| {
+            Err(Error::Store(format!(
+                "the store did not answer {what} within {bound:?}"
+            )))
+        })
+    })
+    .await
 }
 
 impl Drop for Job {

@@ -3,18 +3,16 @@
 //! timers for a ticket or a deadline.
 
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use auth_cell::{
-    AsyncTokenStore, Demand, Driver, Job, Limits, Parts, ProviderBuilder, Read, Step, StoreLock,
+    AsyncTokenStore, Demand, Driver, Job, Limits, Parts, ProviderBuilder, Read, StoreLock,
     TokenCell, TokenStore,
 };
 use auth_core::{CacheKey, ClientCredentials, Provider, Token};
-use futures_util::FutureExt as _;
 use tracing::Instrument as _;
 
 use crate::transport;
@@ -173,56 +171,27 @@ impl Inner {
             handle.spawn(run(Arc::clone(self), job));
         }
     }
-
-    /// Bounds a store call: a hung store costs one timeout, a panicking
-    /// one an error; neither reaches a caller.
-    async fn store_call<T>(
-        &self,
-        what: &str,
-        call: impl Future<Output = Result<T, Error>>,
-    ) -> Result<T, Error> {
-        let limit = self.limits.timeout;
-        match tokio::time::timeout(limit, AssertUnwindSafe(call).catch_unwind()).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(Error::Store(format!("the store panicked during {what}"))),
-            Err(_) => Err(Error::Store(format!(
-                "the store did not answer {what} within {limit:?}"
-            ))),
-        }
-    }
 }
 
-/// Performs a job's steps: the whole of the driver's IO.
+/// Performs a job's steps: the whole of the driver's IO. Store calls are
+/// bounded by the request timeout.
 async fn run(inner: Arc<Inner>, mut job: Job) {
     let mut guard: Option<StoreLock> = None;
+    let (store, bound) = (inner.store.as_deref(), inner.limits.timeout);
     while let Some(step) = job.next_step() {
-        let key = job.key().clone();
-        let store = inner.store.as_deref();
-        match (step, store) {
-            (Step::Send(t), _) => {
-                let sent =
-                    transport::send(&inner.token_client, t.request, inner.limits.max_body_bytes)
-                        .instrument(job.span().clone())
-                        .await;
-                match sent {
-                    Ok(response) => job.handle_response(response),
-                    Err(f) => job.handle_transport_error(f.kind, &f.detail),
-                }
-            }
-            (Step::Lock { wait }, Some(s)) => {
-                let locked = inner.store_call("lock", s.lock(&key, wait)).await;
-                job.handle_stored(locked.map(|g| guard = g));
-            }
-            (Step::Load, Some(s)) => {
-                job.handle_loaded(inner.store_call("load", s.load(&key)).await)
-            }
-            (Step::Save(e), Some(s)) => {
-                job.handle_stored(inner.store_call("save", s.save(&key, &e)).await)
-            }
-            (Step::Remove(e), Some(s)) => {
-                job.handle_stored(inner.store_call("remove", s.remove(&key, &e)).await)
-            }
-            (_, _) => job.handle_stored(Err(Error::misuse("a store step without a store"))),
+        let sleep = tokio::time::sleep;
+        let Some(t) = job
+            .perform_async(step, store, bound, sleep, &mut guard)
+            .await
+        else {
+            continue;
+        };
+        let sent = transport::send(&inner.token_client, t.request, inner.limits.max_body_bytes)
+            .instrument(job.span().clone())
+            .await;
+        match sent {
+            Ok(response) => job.handle_response(response),
+            Err(f) => job.handle_transport_error(f.kind, &f.detail),
         }
     }
     drop(guard);

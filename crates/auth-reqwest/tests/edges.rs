@@ -188,3 +188,36 @@ async fn a_late_invalidation_keeps_a_newer_shared_token() {
         t2.access_token().expose_secret()
     );
 }
+
+/// A store that never answers costs one bound (the request timeout), then
+/// the fetch goes on without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_store_costs_one_timeout_not_a_caller() {
+    struct Hangs;
+    #[async_trait]
+    impl AsyncTokenStore for Hangs {
+        async fn load(&self, _: &CacheKey) -> Result<Option<StoredToken>, Error> {
+            std::future::pending().await
+        }
+        async fn save(&self, _: &CacheKey, _: &StoredToken) -> Result<(), Error> {
+            std::future::pending().await
+        }
+        async fn remove(&self, _: &CacheKey, _: &StoredToken) -> Result<(), Error> {
+            std::future::pending().await
+        }
+    }
+    let emu = emulator();
+    let p = builder(&emu)
+        .timeout(Duration::from_millis(300))
+        .store(Arc::new(Hangs))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let t = p.token().await.unwrap();
+    assert!(t.is_usable(Instant::now()));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -4,13 +4,12 @@
 //! passes. No async runtime anywhere.
 
 use std::fmt;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use auth_cell::{
-    Demand, Driver, Job, Parts, ProviderBuilder, Read, Step, StoreLock, TokenCell, TokenStore,
+    Demand, Driver, Job, Parts, ProviderBuilder, Read, StoreLock, TokenCell, TokenStore,
 };
 use auth_core::{CacheKey, ClientCredentials, Provider, Token, Transmit};
 
@@ -176,32 +175,22 @@ impl Inner {
         let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let mut guard: Option<StoreLock> = None;
         while let Some(step) = job.next_step() {
-            let key = job.key().clone();
             let store = self.store.as_deref();
-            match (step, store) {
-                (Step::Send(t), _) if left().is_some_and(|l| l < self.timeout) => {
-                    match self.in_background(job, Some(t)) {
-                        None => return, // the guard goes with this frame: unlocked
-                        Some((back, t)) => {
-                            job = back;
-                            if let Some(t) = t {
-                                self.send(&mut job, t, left());
-                            }
-                        }
+            let Some(t) = job.perform_blocking(step, store, left(), &mut guard) else {
+                continue;
+            };
+            if left().is_none_or(|l| l >= self.timeout) {
+                self.send(&mut job, t, None);
+                continue;
+            }
+            match self.in_background(job, Some(t)) {
+                None => return, // the guard goes with this frame: unlocked
+                Some((back, t)) => {
+                    job = back;
+                    if let Some(t) = t {
+                        self.send(&mut job, t, left());
                     }
                 }
-                (Step::Send(t), _) => self.send(&mut job, t, None),
-                (Step::Lock { wait }, Some(s)) => {
-                    let wait = left().map_or(wait, |l| l.min(wait));
-                    let locked = guarded("lock", || s.lock(&key, wait));
-                    job.handle_stored(locked.map(|g| guard = g));
-                }
-                (Step::Load, Some(s)) => job.handle_loaded(guarded("load", || s.load(&key))),
-                (Step::Save(e), Some(s)) => job.handle_stored(guarded("save", || s.save(&key, &e))),
-                (Step::Remove(e), Some(s)) => {
-                    job.handle_stored(guarded("remove", || s.remove(&key, &e)))
-                }
-                (_, _) => job.handle_stored(Err(Error::misuse("a store step without a store"))),
             }
         }
         drop(guard);
@@ -246,13 +235,6 @@ impl Inner {
             Err(_) => Some((job, pending)),
         }
     }
-}
-
-/// A store call whose panic becomes an error: a broken store costs a
-/// fetch, never a caller.
-fn guarded<T>(what: &str, call: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    catch_unwind(AssertUnwindSafe(call))
-        .unwrap_or_else(|_| Err(Error::Store(format!("the store panicked during {what}"))))
 }
 
 impl fmt::Debug for TokenProvider {
