@@ -102,32 +102,56 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
+/// One model's world: a cell, its clock, the fake token endpoint and the
+/// in-flight counter.
+#[derive(Clone)]
+struct World {
+    clock: Arc<ManualClock>,
+    cell: TokenCell,
+    server: Arc<Server>,
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl World {
+    fn new(answers: Vec<(u16, String)>) -> Self {
+        let clock = Arc::new(ManualClock::new());
+        Self {
+            cell: cell(&clock, false),
+            clock,
+            server: Server::new(answers),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    fn get(&self, abandon_first: bool) -> Result<Arc<Token>, Error> {
+        get(
+            &self.cell,
+            &self.clock,
+            &self.server,
+            &self.in_flight,
+            abandon_first,
+        )
+    }
+
+    fn spawn(&self, abandon_first: bool) -> thread::JoinHandle<Result<Arc<Token>, Error>> {
+        let world = self.clone();
+        thread::spawn(move || world.get(abandon_first))
+    }
+}
+
 /// Two callers on a cold cell and a reader: one request, one token, and
 /// nobody sees a token that is not usable.
 #[test]
 fn cold_callers_share_one_request() {
     model(|| {
-        let clock = Arc::new(ManualClock::new());
-        let cell = cell(&clock, false);
-        let server = Server::new(vec![Server::token("t1", 3600)]);
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let handles: Vec<_> = (0..2)
-            .map(|_| {
-                let (cell, clock, server, in_flight) = (
-                    cell.clone(),
-                    clock.clone(),
-                    server.clone(),
-                    in_flight.clone(),
-                );
-                thread::spawn(move || get(&cell, &clock, &server, &in_flight, false).unwrap())
-            })
-            .collect();
-        if let Read::Fresh(t) = cell.read() {
-            assert!(t.is_usable(auth_cell::Clock::now(&*clock)));
+        let w = World::new(vec![Server::token("t1", 3600)]);
+        let (a, b) = (w.spawn(false), w.spawn(false));
+        if let Read::Fresh(t) = w.cell.read() {
+            assert!(t.is_usable(auth_cell::Clock::now(&*w.clock)));
         }
-        let tokens: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        assert_eq!(tokens[0].id(), tokens[1].id());
-        assert_eq!(server.sends(), 1);
+        let (a, b) = (a.join().unwrap().unwrap(), b.join().unwrap().unwrap());
+        assert_eq!(a.id(), b.id());
+        assert_eq!(w.server.sends(), 1);
     });
 }
 
@@ -135,26 +159,13 @@ fn cold_callers_share_one_request() {
 #[test]
 fn a_failure_reaches_every_waiter() {
     model(|| {
-        let clock = Arc::new(ManualClock::new());
-        let cell = cell(&clock, false);
-        let server = Server::new(vec![(401, r#"{"error":"invalid_client"}"#.into())]);
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let handles: Vec<_> = (0..2)
-            .map(|_| {
-                let (cell, clock, server, in_flight) = (
-                    cell.clone(),
-                    clock.clone(),
-                    server.clone(),
-                    in_flight.clone(),
-                );
-                thread::spawn(move || get(&cell, &clock, &server, &in_flight, false))
-            })
-            .collect();
-        for h in handles {
+        let w = World::new(vec![(401, r#"{"error":"invalid_client"}"#.into())]);
+        let (a, b) = (w.spawn(false), w.spawn(false));
+        for h in [a, b] {
             let e = h.join().unwrap().unwrap_err();
             assert!(!e.is_retryable(), "{e}");
         }
-        assert_eq!(server.sends(), 1);
+        assert_eq!(w.server.sends(), 1);
     });
 }
 
@@ -164,23 +175,9 @@ fn a_failure_reaches_every_waiter() {
 #[test]
 fn an_abandoned_request_does_not_wedge_the_waiters() {
     model(|| {
-        let clock = Arc::new(ManualClock::new());
-        let cell = cell(&clock, false);
-        let server = Server::new(vec![Server::token("t1", 3600)]);
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let spawn = |abandon: bool| {
-            let (cell, clock, server, in_flight) = (
-                cell.clone(),
-                clock.clone(),
-                server.clone(),
-                in_flight.clone(),
-            );
-            thread::spawn(move || get(&cell, &clock, &server, &in_flight, abandon))
-        };
-        let a = spawn(true);
-        let b = spawn(false);
-        let a = a.join().unwrap().unwrap();
-        let b = b.join().unwrap().unwrap();
+        let w = World::new(vec![Server::token("t1", 3600)]);
+        let (a, b) = (w.spawn(true), w.spawn(false));
+        let (a, b) = (a.join().unwrap().unwrap(), b.join().unwrap().unwrap());
         assert_eq!(a.id(), b.id());
     });
 }
@@ -190,13 +187,10 @@ fn an_abandoned_request_does_not_wedge_the_waiters() {
 #[test]
 fn an_invalidated_token_never_comes_back() {
     model(|| {
-        let clock = Arc::new(ManualClock::new());
-        let cell = cell(&clock, false);
-        let server = Server::new(vec![Server::token("t1", 3600), Server::token("t2", 3600)]);
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let t1 = get(&cell, &clock, &server, &in_flight, false).unwrap();
+        let w = World::new(vec![Server::token("t1", 3600), Server::token("t2", 3600)]);
+        let t1 = w.get(false).unwrap();
         let invalidator = {
-            let (cell, t1) = (cell.clone(), t1.clone());
+            let (cell, t1) = (w.cell.clone(), t1.clone());
             thread::spawn(move || {
                 assert!(cell.invalidate(&t1).is_none());
                 if let Read::Fresh(t) = cell.read() {
@@ -204,19 +198,10 @@ fn an_invalidated_token_never_comes_back() {
                 }
             })
         };
-        let caller = {
-            let (cell, clock, server, in_flight) = (
-                cell.clone(),
-                clock.clone(),
-                server.clone(),
-                in_flight.clone(),
-            );
-            thread::spawn(move || get(&cell, &clock, &server, &in_flight, false).unwrap())
-        };
+        let caller = w.spawn(false);
         invalidator.join().unwrap();
-        let _ = caller.join().unwrap();
-        let after = get(&cell, &clock, &server, &in_flight, false).unwrap();
-        assert_ne!(after.id(), t1.id());
+        let _ = caller.join().unwrap().unwrap();
+        assert_ne!(w.get(false).unwrap().id(), t1.id());
     });
 }
 
@@ -227,23 +212,10 @@ fn an_invalidated_token_never_comes_back() {
 #[test]
 fn a_transient_failure_is_retried_by_a_waiter() {
     model(|| {
-        let clock = Arc::new(ManualClock::new());
-        let cell = cell(&clock, false);
-        let server = Server::new(vec![(503, "{}".into()), Server::token("t1", 3600)]);
-        let in_flight = Arc::new(AtomicUsize::new(0));
-        let handles: Vec<_> = (0..2)
-            .map(|_| {
-                let (cell, clock, server, in_flight) = (
-                    cell.clone(),
-                    clock.clone(),
-                    server.clone(),
-                    in_flight.clone(),
-                );
-                thread::spawn(move || get(&cell, &clock, &server, &in_flight, false).unwrap())
-            })
-            .collect();
-        let tokens: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        assert_eq!(tokens[0].id(), tokens[1].id());
-        assert_eq!(server.sends(), 2);
+        let w = World::new(vec![(503, "{}".into()), Server::token("t1", 3600)]);
+        let (a, b) = (w.spawn(false), w.spawn(false));
+        let (a, b) = (a.join().unwrap().unwrap(), b.join().unwrap().unwrap());
+        assert_eq!(a.id(), b.id());
+        assert_eq!(w.server.sends(), 2);
     });
 }
