@@ -341,6 +341,17 @@ impl TokenCell {
     /// (`Wait` included: keep polling with the new ticket).
     pub fn poll_ticket(&self, ticket: &mut Ticket, cx: &mut Context<'_>) -> Poll<Demand> {
         let sh = &*self.shared;
+        // A usable token is the answer to any round, and the slot holds one
+        // once a round succeeds: a herd of woken waiters takes it without
+        // queueing on the lock.
+        let now = sh.clock.now();
+        let cached = sh.cache.with(|c| {
+            c.filter(|c| c.token.is_usable(now))
+                .map(|c| Arc::clone(&c.token))
+        });
+        if let Some(token) = cached {
+            return Poll::Ready(Demand::Ready(token));
+        }
         let mut st = sync::lock(&sh.state);
         let now = sh.clock.now();
         let moved = st.round.resolved >= ticket.epoch
