@@ -654,17 +654,23 @@ impl Shared {
     /// Makes the machine's current token (or none) what the hot path sees.
     /// Only ever called under the lock, from the machine's own answer.
     pub(crate) fn publish(&self, st: &State, now: Instant) {
-        let cached = st.machine.token(now).map(|token| {
-            Arc::new(Cached {
-                token,
-                check_at: if st.busy.is_some() {
-                    None
-                } else {
-                    st.machine.poll_timeout()
-                },
-            })
+        let token = st.machine.token(now);
+        let check_at = if st.busy.is_some() {
+            None
+        } else {
+            st.machine.poll_timeout()
+        };
+        // Most lock sections change nothing the hot path sees; an unchanged
+        // slot is not replaced (no allocation, no reader-visible swap).
+        let same = self.cache.with(|c| match (c, &token) {
+            (None, None) => true,
+            (Some(c), Some(t)) => Arc::ptr_eq(&c.token, t) && c.check_at == check_at,
+            _ => false,
         });
-        self.cache.store(cached);
+        if !same {
+            self.cache
+                .store(token.map(|token| Arc::new(Cached { token, check_at })));
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use auth_cell::Limits;
 use auth_core::{KeyStatus, Openverse, Provider, RegisteredClient, Registration};
 
-use crate::transport;
+use crate::transport::{self, AuthTransport};
 use crate::{Error, TokenProvider};
 
 /// Registers a new client. The returned secret is shown once: store it
@@ -19,9 +19,10 @@ pub async fn register(
     registration: &Registration,
 ) -> Result<RegisteredClient, Error> {
     let limits = Limits::default();
-    let client = transport::client(&limits, false)?;
+    let auth = AuthTransport::new(transport::client(&limits, false)?, None, &limits);
     let request = openverse.register_request(registration)?;
-    let response = transport::send(&client, request, limits.max_body_bytes)
+    let response = auth
+        .send(request)
         .await
         .map_err(|f| auth_core::Error::Transport {
             kind: f.kind,
@@ -46,10 +47,18 @@ impl TokenProvider {
         let token = self.token().await?;
         let request = reqwest::Request::try_from(openverse.key_status_request(&token)?)
             .map_err(|e| Error::misuse(format!("the key-status request is invalid: {e}")))?;
-        let response = self.call(&self.inner.token_client, request, true).await?;
-        let response = transport::read_capped(response, self.inner.limits.max_body_bytes)
+        let auth = &self.inner.auth;
+        let exchange = async {
+            let response = self.call(&auth.client, request, true).await?;
+            transport::read_capped(response, self.inner.limits.max_body_bytes)
+                .await
+                .map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))
+        };
+        // The token client has no total timeout of its own: bound the call.
+        let response = auth
+            .bounded(async { Ok(exchange.await) })
             .await
-            .map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))?;
+            .map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))??;
         Ok(openverse.parse_key_status_response(&response, SystemTime::now())?)
     }
 }

@@ -15,7 +15,7 @@ use auth_cell::{
 use auth_core::{CacheKey, ClientCredentials, Provider, Token};
 use tracing::Instrument as _;
 
-use crate::transport;
+use crate::transport::{self, AuthTransport};
 use crate::Error;
 
 /// Gets, caches and renews one token; clone it freely (an `Arc` inside).
@@ -32,7 +32,7 @@ pub struct TokenProvider {
 
 pub(crate) struct Inner {
     pub(crate) cell: TokenCell,
-    pub(crate) token_client: reqwest::Client,
+    pub(crate) auth: AuthTransport,
     pub(crate) api_client: reqwest::Client,
     pub(crate) limits: Limits,
     store: Option<Arc<dyn AsyncTokenStore>>,
@@ -53,6 +53,8 @@ impl Driver for TokenProvider {
             Some(c) => c,
             None => transport::client(&parts.limits, false)?,
         };
+        let token_url = parts.cell.provider().token_url().clone();
+        let auth = AuthTransport::new(token_client, Some(&token_url), &parts.limits);
         let api_client = match parts.api_client {
             Some(c) => c,
             None => transport::client(&parts.limits, true)?,
@@ -60,7 +62,7 @@ impl Driver for TokenProvider {
         Ok(TokenProvider {
             inner: Arc::new(Inner {
                 cell: parts.cell,
-                token_client,
+                auth,
                 api_client,
                 limits: parts.limits,
                 store: parts.store,
@@ -186,7 +188,9 @@ async fn run(inner: Arc<Inner>, mut job: Job) {
         else {
             continue;
         };
-        let sent = transport::send(&inner.token_client, t.request, inner.limits.max_body_bytes)
+        let sent = inner
+            .auth
+            .send(t.request)
             .instrument(job.span().clone())
             .await;
         match sent {

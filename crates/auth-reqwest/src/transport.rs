@@ -2,6 +2,7 @@
 //! mapping of reqwest failures onto the core's transport kinds.
 
 use std::error::Error as _;
+use std::time::Duration;
 
 use auth_cell::Limits;
 use auth_core::TransportErrorKind;
@@ -13,15 +14,18 @@ pub(crate) struct Failure {
     pub detail: String,
 }
 
-/// A client with both timeouts and rustls. Auth endpoints get no redirects
-/// (`for_api` false): a redirect could carry the secret to another host.
+/// A client with rustls and the connect timeout. Auth endpoints get no
+/// redirects (`for_api` false: a redirect could carry the secret to another
+/// host) and no client-level total timeout: [`AuthTransport`] bounds each
+/// exchange with one timer of its own (a second one inside reqwest cost
+/// every exchange extra wake-ups, measured). API clients keep reqwest's
+/// total timeout, which also covers the body the caller reads later.
 pub(crate) fn client(limits: &Limits, for_api: bool) -> Result<reqwest::Client, auth_cell::Error> {
     let builder = reqwest::Client::builder()
         .connect_timeout(limits.connect_timeout)
-        .timeout(limits.timeout)
         .use_rustls_tls();
     let builder = if for_api {
-        builder
+        builder.timeout(limits.timeout)
     } else {
         // The provider already refused non-loopback http.
         builder
@@ -33,15 +37,75 @@ pub(crate) fn client(limits: &Limits, for_api: bool) -> Result<reqwest::Client, 
         .map_err(|e| auth_cell::Error::config(format!("could not build the HTTP client: {e}")))
 }
 
-/// Sends `request` and reads at most `limits.max_body_bytes` of the body.
-pub(crate) async fn send(
-    client: &reqwest::Client,
-    request: http::Request<Vec<u8>>,
-    max_body_bytes: usize,
-) -> Result<http::Response<Vec<u8>>, Failure> {
-    let request = reqwest::Request::try_from(request).map_err(|e| classify(&e))?;
-    let response = client.execute(request).await.map_err(|e| classify(&e))?;
-    read_capped(response, max_body_bytes).await
+/// Sends auth-endpoint requests (token, registration, key status): the
+/// whole exchange, body included, within one total timeout, the body capped.
+#[derive(Clone, Debug)]
+pub(crate) struct AuthTransport {
+    pub(crate) client: reqwest::Client,
+    /// The token URL, parsed for reqwest once (it was re-parsed per fetch).
+    url: Option<(http::Uri, reqwest::Url)>,
+    timeout: Duration,
+    max_body: usize,
+}
+
+impl AuthTransport {
+    pub(crate) fn new(
+        client: reqwest::Client,
+        token_url: Option<&http::Uri>,
+        limits: &Limits,
+    ) -> Self {
+        let url =
+            token_url.and_then(|u| Some((u.clone(), reqwest::Url::parse(&u.to_string()).ok()?)));
+        Self {
+            client,
+            url,
+            timeout: limits.timeout,
+            max_body: limits.max_body_bytes,
+        }
+    }
+
+    /// Sends `request` and reads at most the cap of its body, all within
+    /// the total timeout.
+    pub(crate) async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, Failure> {
+        let exchange = async {
+            let request = match &self.url {
+                Some((uri, url)) if request.uri() == uri => {
+                    let (parts, body) = request.into_parts();
+                    let mut r = reqwest::Request::new(parts.method, url.clone());
+                    *r.headers_mut() = parts.headers;
+                    *r.version_mut() = parts.version;
+                    *r.body_mut() = Some(body.into());
+                    r
+                }
+                _ => reqwest::Request::try_from(request).map_err(|e| classify(&e))?,
+            };
+            let response = self
+                .client
+                .execute(request)
+                .await
+                .map_err(|e| classify(&e))?;
+            read_capped(response, self.max_body).await
+        };
+        self.bounded(exchange).await
+    }
+
+    /// Runs `f` within the total timeout.
+    pub(crate) async fn bounded<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, Failure>>,
+    ) -> Result<T, Failure> {
+        tokio::time::timeout(self.timeout, f)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure {
+                    kind: TransportErrorKind::Timeout,
+                    detail: format!("no complete answer within {:?}", self.timeout),
+                })
+            })
+    }
 }
 
 /// Turns a reqwest response into an `http` one, refusing bodies over `cap`.

@@ -221,3 +221,29 @@ async fn a_hung_store_costs_one_timeout_not_a_caller() {
         started.elapsed()
     );
 }
+
+/// The total timeout bounds a token request, body included (the token
+/// client has no reqwest-level timeout: the driver's own timer is it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_token_endpoint_times_out_at_the_request_timeout() {
+    let emu = emulator();
+    emu.set_latency(Endpoint::Oauth2Token, Duration::from_secs(2));
+    let p = builder(&emu)
+        .timeout(Duration::from_millis(200))
+        .policy(RefreshPolicy::default().with_waiting_retries(0))
+        .wait_limit(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let e = p.token().await.unwrap_err();
+    assert_eq!(
+        e.transport_kind(),
+        Some(auth_core::TransportErrorKind::Timeout),
+        "{e}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}
