@@ -61,17 +61,10 @@ impl TokenProvider {
                 self.cell().api_transport_error(&token, f.kind, &f.detail)
             })?;
             let empty = response.content_length() == Some(0);
-            let judged = call.judge(
-                self.cell(),
-                &token,
-                response.status(),
-                response.headers(),
-                empty,
-            );
-            if let Some(job) = judged.job {
-                self.inner.spawn(job);
-            }
-            if !judged.retry {
+            let (status, headers) = (response.status(), response.headers());
+            let j = call.judge(self.cell(), &token, status, headers, empty);
+            self.run_detached(j.job);
+            if !j.retry {
                 return Ok(response);
             }
         }

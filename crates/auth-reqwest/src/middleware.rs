@@ -44,9 +44,7 @@ impl Middleware for AuthMiddleware {
             let empty = response.content_length() == Some(0);
             let cell = self.provider.cell();
             let judged = call.judge(cell, &token, response.status(), response.headers(), empty);
-            if let Some(job) = judged.job {
-                self.provider.run_detached(job);
-            }
+            self.provider.run_detached(judged.job);
             match replay.take().filter(|_| judged.retry) {
                 Some(again) => req = again,
                 None => return Ok(response),

@@ -120,14 +120,15 @@ impl TokenProvider {
     /// and a store entry still holding it is removed (on a task). The next
     /// [`token`](Self::token) fetches a new one.
     pub fn invalidate(&self, token: &Token) {
-        if let Some(job) = self.inner.cell.invalidate(token) {
-            self.inner.spawn(job);
-        }
+        self.run_detached(self.inner.cell.invalidate(token));
     }
 
-    /// Runs a job of the cell's on a task (see [`auth_cell::Judgement`]).
-    pub fn run_detached(&self, job: Job) {
-        self.inner.spawn(job);
+    /// Runs a job the cell handed out (see [`auth_cell::Judgement`]), if
+    /// any, on a task.
+    pub fn run_detached(&self, job: Option<Job>) {
+        if let Some(job) = job {
+            self.inner.spawn(job);
+        }
     }
 
     /// The cache key of this provider's tokens.

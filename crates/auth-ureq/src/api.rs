@@ -80,17 +80,10 @@ impl TokenProvider {
                 .exchange(request)
                 .map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))?;
             let empty = response.body().is_empty();
-            let judged = call.judge(
-                self.cell(),
-                &token,
-                response.status(),
-                response.headers(),
-                empty,
-            );
-            if let Some(job) = judged.job {
-                self.run_detached(job);
-            }
-            if !judged.retry {
+            let (status, headers) = (response.status(), response.headers());
+            let j = call.judge(self.cell(), &token, status, headers, empty);
+            self.run_detached(j.job);
+            if !j.retry {
                 return Ok(response);
             }
         }

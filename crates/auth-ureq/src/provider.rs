@@ -129,15 +129,15 @@ impl TokenProvider {
     /// again, a store entry still holding it is removed (on this thread),
     /// and the next [`token`](Self::token) fetches a new one.
     pub fn invalidate(&self, token: &Token) {
-        if let Some(job) = self.inner.cell.invalidate(token) {
-            self.run_detached(job);
-        }
+        self.run_detached(self.inner.cell.invalidate(token));
     }
 
-    /// Runs a job of the cell's on this thread (see
-    /// [`auth_cell::Judgement`]).
-    pub fn run_detached(&self, job: Job) {
-        self.inner.run(job, None);
+    /// Runs a job the cell handed out (see [`auth_cell::Judgement`]), if
+    /// any, on this thread.
+    pub fn run_detached(&self, job: Option<Job>) {
+        if let Some(job) = job {
+            self.inner.run(job, None);
+        }
     }
 
     /// The provider dialect and endpoint this provider talks to.
