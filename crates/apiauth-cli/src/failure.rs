@@ -5,7 +5,7 @@
 
 use std::fmt::Display;
 
-use auth_core::{Error as CoreError, OAuthErrorCode};
+use auth_core::{Error as CoreError, OAuthErrorCode, TransportErrorKind};
 
 use crate::exit;
 
@@ -128,6 +128,20 @@ pub(crate) fn from_core(error: &CoreError, cx: &Context) -> Failure {
             };
             f(exit::RATE_LIMITED).hint(hint)
         }
+        CoreError::Transport {
+            kind: TransportErrorKind::Protocol,
+            ..
+        } => f(exit::SERVER).hint(format!(
+            "{} answered, but not in valid HTTP; check that the URL points at the right server",
+            cx.endpoint()
+        )),
+        CoreError::Transport {
+            kind: TransportErrorKind::Timeout,
+            ..
+        } => f(exit::NETWORK).hint(format!(
+            "{} did not answer in time; check the URL and the network, then try again",
+            cx.endpoint()
+        )),
         CoreError::Transport { .. } => f(exit::NETWORK).hint(format!(
             "could not reach {}; check the URL and the network, then try again",
             cx.endpoint()

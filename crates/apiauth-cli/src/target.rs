@@ -161,7 +161,7 @@ pub(crate) fn token_with_min_valid(
     cx: &Context,
 ) -> Result<Arc<Token>, Failure> {
     // Read quietly: the driver reads the entry again and warns if corrupt.
-    let cached_before = auth_store::read_private(&store.path(tokens.cache_key()))
+    let cached_before = auth_store::read_private(&store.path(tokens.cell().key()))
         .ok()
         .flatten()
         .and_then(|bytes| StoredToken::from_json(&bytes).ok());

@@ -490,6 +490,18 @@ impl TokenCell {
         &self.shared.provider
     }
 
+    /// The Openverse dialect, for its extras (key status); a misuse error
+    /// naming the provider for any other.
+    pub fn openverse(&self) -> Result<&auth_core::Openverse, Error> {
+        match self.provider() {
+            Provider::Openverse(o) => Ok(o),
+            other => Err(Error::misuse(format!(
+                "key_status needs a CC Catalog / Openverse provider, not {}",
+                other.kind()
+            ))),
+        }
+    }
+
     /// The client id (not a secret).
     #[must_use]
     pub fn client_id(&self) -> &str {

@@ -380,6 +380,107 @@ impl Job {
     }
 }
 
+/// A request that got no complete response, as a driver's transport
+/// reports it: the kind the core backs off on, and the client's words.
+#[derive(Debug)]
+pub struct Failure {
+    /// What went wrong, for backoff and for the message.
+    pub kind: TransportErrorKind,
+    /// The HTTP client's description (redacted before anyone sees it).
+    pub detail: String,
+}
+
+impl Job {
+    /// Puts back a request a [`Step::Send`] gave and that was not sent, so
+    /// the job can move (to another thread, say) with it: the next
+    /// [`next_step`](Self::next_step) gives it again.
+    pub fn defer(&mut self, t: Transmit) {
+        if matches!(self.phase, Phase::Sending { id, .. } if id == t.id) {
+            self.phase = Phase::Pending(Box::new(t));
+        }
+    }
+
+    /// Performs every step of the job on this thread: store calls here,
+    /// requests through `send(request, within)` (the driver's transport),
+    /// each in the job's span.
+    ///
+    /// With a `deadline` (a caller running its own demand) the store lock
+    /// wait is cut to what is left, and a request that would not fit in it
+    /// (less than `timeout` left) is not cut short: the job, request
+    /// unsent, goes to `elsewhere` (a short-lived thread), where it gets its
+    /// full timeout and serves the next callers; `elsewhere` hands it back
+    /// when it cannot take it, and it is sent here within what is left.
+    pub fn run_blocking<T, E>(
+        mut self,
+        store: Option<&dyn TokenStore>,
+        deadline: Option<Instant>,
+        timeout: Duration,
+        send: T,
+        elsewhere: E,
+    ) where
+        T: Fn(http::Request<Vec<u8>>, Option<Duration>) -> Result<http::Response<Vec<u8>>, Failure>,
+        E: FnOnce(Job) -> Option<Job>,
+    {
+        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let mut elsewhere = Some(elsewhere);
+        let mut guard: Option<StoreLock> = None;
+        while let Some(step) = self.next_step() {
+            let Some(t) = self.perform_blocking(step, store, left(), &mut guard) else {
+                continue;
+            };
+            let within = left();
+            if within.is_some_and(|l| l < timeout) {
+                if let Some(hand) = elsewhere.take() {
+                    self.defer(t);
+                    match hand(self) {
+                        // The store lock stays with this frame: released.
+                        None => return,
+                        Some(back) => self = back,
+                    }
+                    continue;
+                }
+            }
+            let span = self.span().clone();
+            match span.in_scope(|| send(t.request, within)) {
+                Ok(response) => self.handle_response(response),
+                Err(f) => self.handle_transport_error(f.kind, &f.detail),
+            }
+        }
+        drop(guard);
+    }
+
+    /// Performs every step of the job: store calls bounded by `bound` on
+    /// the runtime's timer, requests through `send` (the driver's
+    /// transport), each in the job's span. The whole of an async driver's
+    /// IO; the store lock is released when the job ends.
+    pub async fn run_async<S, SF, T, TF>(
+        mut self,
+        store: Option<&dyn AsyncTokenStore>,
+        bound: Duration,
+        sleep: S,
+        send: T,
+    ) where
+        S: Fn(Duration) -> SF,
+        SF: Future<Output = ()>,
+        T: Fn(http::Request<Vec<u8>>) -> TF,
+        TF: Future<Output = Result<http::Response<Vec<u8>>, Failure>>,
+    {
+        let mut guard: Option<StoreLock> = None;
+        while let Some(step) = self.next_step() {
+            let performed = self.perform_async(step, store, bound, &sleep, &mut guard);
+            let Some(t) = performed.await else {
+                continue;
+            };
+            let sent = tracing::Instrument::instrument(send(t.request), self.span().clone());
+            match sent.await {
+                Ok(response) => self.handle_response(response),
+                Err(f) => self.handle_transport_error(f.kind, &f.detail),
+            }
+        }
+        drop(guard);
+    }
+}
+
 /// Runs `call` until it ends, panics or `timer` fires, whichever is first.
 async fn bounded<T>(
     what: &str,

@@ -107,8 +107,12 @@ pub use config::{
     DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
 };
 pub use error::Error;
-pub use job::{Job, Step};
-pub use store::{same_token, AsyncTokenStore, MemoryStore, StoreLock, TokenStore};
+pub use job::{Failure, Job, Step};
+pub use store::{
+    same_token, AsyncTokenStore, MemoryStore, Offload, OffloadFuture, Offloaded, StoreLock,
+    TokenStore,
+};
+pub use wait::JobFuture;
 
 /// The core crate, re-exported so one dependency is enough.
 pub use auth_core;

@@ -154,3 +154,70 @@ impl fmt::Debug for MemoryStore {
             .finish()
     }
 }
+
+/// Runs blocking work away from an async runtime's worker threads: how a
+/// driver lends its runtime to [`Offloaded`].
+pub trait Offload: Send + Sync + 'static {
+    /// Runs `work` on a thread that may block and waits for it; an error
+    /// says why it did not finish (a panic, a runtime shutting down).
+    fn offload<T: Send + 'static>(&self, work: Box<dyn FnOnce() -> T + Send>) -> OffloadFuture<T>;
+}
+
+/// The answer of [`Offload::offload`].
+pub type OffloadFuture<T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, String>> + Send>>;
+
+/// A blocking [`TokenStore`] as an [`AsyncTokenStore`]: every call runs
+/// through the driver's [`Offload`], so a file lock wait never stalls an
+/// async worker.
+pub struct Offloaded<O> {
+    store: std::sync::Arc<dyn TokenStore>,
+    offload: O,
+}
+
+impl<O: Offload> Offloaded<O> {
+    /// Wraps `store`; calls run through `offload`.
+    pub fn new(store: std::sync::Arc<dyn TokenStore>, offload: O) -> Self {
+        Self { store, offload }
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn TokenStore) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let store = std::sync::Arc::clone(&self.store);
+        self.offload
+            .offload(Box::new(move || f(&*store)))
+            .await
+            .map_err(|e| Error::Store(format!("the store call did not finish: {e}")))?
+    }
+}
+
+#[async_trait]
+impl<O: Offload> AsyncTokenStore for Offloaded<O> {
+    async fn load(&self, key: &CacheKey) -> Result<Option<StoredToken>, Error> {
+        let key = key.clone();
+        self.call(move |s| s.load(&key)).await
+    }
+
+    async fn save(&self, key: &CacheKey, token: &StoredToken) -> Result<(), Error> {
+        let (key, token) = (key.clone(), token.clone());
+        self.call(move |s| s.save(&key, &token)).await
+    }
+
+    async fn remove(&self, key: &CacheKey, rejected: &StoredToken) -> Result<(), Error> {
+        let (key, rejected) = (key.clone(), rejected.clone());
+        self.call(move |s| s.remove(&key, &rejected)).await
+    }
+
+    async fn lock(&self, key: &CacheKey, wait: Duration) -> Result<Option<StoreLock>, Error> {
+        let key = key.clone();
+        self.call(move |s| s.lock(&key, wait)).await
+    }
+}
+
+impl<O> fmt::Debug for Offloaded<O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Offloaded").finish_non_exhaustive()
+    }
+}

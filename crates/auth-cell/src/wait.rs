@@ -7,7 +7,7 @@
 //! [`Clock`](crate::Clock) decides about tokens.
 
 use std::future::{poll_fn, Future};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
@@ -21,21 +21,24 @@ impl TokenCell {
     /// Follows `first` (from [`read`](Self::read)'s miss, [`demand`](Self::demand)
     /// or [`demand_valid_for`](Self::demand_valid_for)) for an async caller.
     ///
-    /// `sleep(d)` is the runtime's timer. `run(job, left)` performs a job
-    /// this caller got the slot for and answers whether it finished within
-    /// `left`; when it did not, it must leave the job to finish elsewhere
-    /// (a task), and the caller gets [`Error::WaitTimeout`].
-    pub async fn wait_async<S, SF, R, RF>(
+    /// `sleep(d)` is the runtime's timer. `run(job)` gives the future that
+    /// performs a job this caller got the slot for; it runs inside this
+    /// caller's future (no task hop on a cold read). When the caller runs
+    /// out of time, or its future is dropped, the rest of that job — the
+    /// request in flight included, resumed, not re-sent — goes to
+    /// `spawn` (a task) and serves the next callers.
+    pub async fn wait_async<S, SF, R, P>(
         &self,
         first: Demand,
         sleep: S,
         mut run: R,
+        spawn: P,
     ) -> Result<Arc<Token>, Error>
     where
         S: Fn(Duration) -> SF,
         SF: Future<Output = ()>,
-        R: FnMut(Job, Duration) -> RF,
-        RF: Future<Output = bool>,
+        R: FnMut(Job) -> JobFuture,
+        P: Fn(JobFuture) + Clone,
     {
         let limit = self.wait_limit();
         let deadline = Instant::now() + limit;
@@ -46,7 +49,13 @@ impl TokenCell {
                 Demand::Ready(t) => return Ok(t),
                 Demand::Failed(e) => return Err(e),
                 Demand::Run(job, ticket) => {
-                    if !run(job, left).await {
+                    let mut inline = Handoff(Some(run(job)), spawn.clone());
+                    let mut timer = pin!(sleep(left));
+                    let done = poll_fn(|cx| match inline.poll(cx) {
+                        Poll::Ready(()) => Poll::Ready(true),
+                        Poll::Pending => timer.as_mut().poll(cx).map(|()| false),
+                    });
+                    if !done.await {
                         return Err(Error::WaitTimeout(limit));
                     }
                     Demand::Wait(ticket)
@@ -106,6 +115,36 @@ impl TokenCell {
     /// (a backoff ending), never past its own.
     fn nap(&self, ticket: &crate::Ticket, left: Duration) -> Duration {
         self.wake_in(ticket).map_or(left, |w| w.min(left))
+    }
+}
+
+/// A job's future, as an async driver runs it: on a task, or first inside
+/// a caller's future.
+pub type JobFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A job run inside a caller's future. Dropped unfinished (the caller was
+/// cancelled or out of time) it hands the rest to the driver's `spawn`,
+/// so the request in flight is resumed, not re-sent.
+struct Handoff<P: Fn(JobFuture)>(Option<JobFuture>, P);
+
+impl<P: Fn(JobFuture)> Handoff<P> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(fut) = self.0.as_mut() else {
+            return Poll::Ready(());
+        };
+        let done = fut.as_mut().poll(cx);
+        if done.is_ready() {
+            self.0 = None;
+        }
+        done
+    }
+}
+
+impl<P: Fn(JobFuture)> Drop for Handoff<P> {
+    fn drop(&mut self) {
+        if let Some(fut) = self.0.take() {
+            (self.1)(fut);
+        }
     }
 }
 

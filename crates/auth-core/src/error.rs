@@ -300,6 +300,11 @@ pub enum TransportErrorKind {
     BodyTooLarge,
     /// TLS failed (certificate, handshake). Not retryable.
     Tls,
+    /// The server answered, but not in HTTP a client can read: a broken
+    /// status line, too many or malformed headers, a bad `Content-Length`.
+    /// Retried like a reset (a proxy may be misbehaving for a moment), but
+    /// described as what it is: the host was reached.
+    Protocol,
     /// Anything else.
     Other,
 }
@@ -309,6 +314,28 @@ impl TransportErrorKind {
     #[must_use]
     pub fn is_retryable(self) -> bool {
         !matches!(self, Self::BodyTooLarge | Self::Tls)
+    }
+
+    /// Sorts an I/O failure, the way both drivers do: `answered` is true
+    /// once a status line and headers were read, after which a broken
+    /// connection means an incomplete body rather than a reset.
+    #[must_use]
+    pub fn from_io(kind: std::io::ErrorKind, answered: bool) -> Self {
+        use std::io::ErrorKind as K;
+        match kind {
+            K::TimedOut | K::WouldBlock => Self::Timeout,
+            K::ConnectionRefused
+            | K::AddrNotAvailable
+            | K::HostUnreachable
+            | K::NetworkUnreachable
+            | K::NotConnected => Self::Connect,
+            _ if answered => Self::Body,
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                Self::Reset
+            }
+            K::InvalidData => Self::Protocol,
+            _ => Self::Other,
+        }
     }
 }
 
@@ -321,6 +348,7 @@ impl fmt::Display for TransportErrorKind {
             Self::Body => "incomplete body",
             Self::BodyTooLarge => "body too large",
             Self::Tls => "tls",
+            Self::Protocol => "invalid HTTP answer",
             Self::Other => "other",
         })
     }

@@ -508,3 +508,22 @@ fn key_status_and_rate_limit_headers() {
         ApiOutcome::TokenRejected
     );
 }
+
+/// Both drivers sort I/O failures through `TransportErrorKind::from_io`:
+/// a broken connection before the headers is a reset, after them an
+/// incomplete body; a server that answers garbage is a protocol error, not
+/// an unreachable host.
+#[test]
+fn io_failures_are_sorted_by_whether_the_server_answered() {
+    use auth_core::TransportErrorKind as K;
+    use std::io::ErrorKind as Io;
+    assert_eq!(K::from_io(Io::ConnectionReset, false), K::Reset);
+    assert_eq!(K::from_io(Io::ConnectionReset, true), K::Body);
+    assert_eq!(K::from_io(Io::UnexpectedEof, false), K::Reset);
+    assert_eq!(K::from_io(Io::ConnectionRefused, false), K::Connect);
+    assert_eq!(K::from_io(Io::TimedOut, true), K::Timeout);
+    assert_eq!(K::from_io(Io::InvalidData, false), K::Protocol);
+    assert_eq!(K::from_io(Io::Other, false), K::Other);
+    assert!(K::Protocol.is_retryable());
+    assert_eq!(K::Protocol.to_string(), "invalid HTTP answer");
+}

@@ -1,6 +1,5 @@
 //! Calling the protected API: add the header, send, and let the cell judge
-//! the answer (a rejected token is invalidated; replayable requests are
-//! retried once).
+//! the answer (see [`auth_cell::ApiCall`]).
 
 use std::sync::Arc;
 
@@ -32,19 +31,18 @@ impl TokenProvider {
     ///
     /// The response body is left unread and uncapped: it is the caller's.
     pub async fn send(&self, request: reqwest::Request) -> Result<reqwest::Response, Error> {
-        self.call(&self.inner.api_client, request, true).await
+        self.call(request, true).await
     }
 
     /// Sends `request` with a token, once. A rejected token is still
     /// invalidated, so the next call fetches a new one.
     pub async fn send_once(&self, request: reqwest::Request) -> Result<reqwest::Response, Error> {
-        self.call(&self.inner.api_client, request, false).await
+        self.call(request, false).await
     }
 
-    /// One API call through `client`, by the cell's retry-once rule.
-    pub(crate) async fn call(
+    /// One API call, by the cell's retry-once rule.
+    async fn call(
         &self,
-        client: &reqwest::Client,
         request: reqwest::Request,
         replay: bool,
     ) -> Result<reqwest::Response, Error> {
@@ -56,7 +54,7 @@ impl TokenProvider {
             request
                 .headers_mut()
                 .insert(AUTHORIZATION, token.authorization_header().clone());
-            let response = client.execute(request).await.map_err(|e| {
+            let response = self.inner.api_client.execute(request).await.map_err(|e| {
                 let f = classify(&e);
                 self.cell().api_transport_error(&token, f.kind, &f.detail)
             })?;

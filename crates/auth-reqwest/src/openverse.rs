@@ -2,8 +2,8 @@
 
 use std::time::SystemTime;
 
-use auth_cell::Limits;
-use auth_core::{KeyStatus, Openverse, Provider, RegisteredClient, Registration};
+use auth_cell::{ApiCall, Limits};
+use auth_core::{KeyStatus, Openverse, RegisteredClient, Registration};
 
 use crate::transport::{self, AuthTransport};
 use crate::{Error, TokenProvider};
@@ -38,27 +38,26 @@ impl TokenProvider {
     /// Sent like a token request (no redirects, capped body); a rejected
     /// token is invalidated and the call repeated once.
     pub async fn key_status(&self) -> Result<KeyStatus, Error> {
-        let Provider::Openverse(openverse) = self.provider() else {
-            return Err(Error::misuse(format!(
-                "key_status needs a CC Catalog / Openverse provider, not {}",
-                self.provider().kind()
-            )));
-        };
-        let token = self.token().await?;
-        let request = reqwest::Request::try_from(openverse.key_status_request(&token)?)
-            .map_err(|e| Error::misuse(format!("the key-status request is invalid: {e}")))?;
-        let auth = &self.inner.auth;
-        let exchange = async {
-            let response = self.call(&auth.client, request, true).await?;
-            transport::read_capped(response, self.inner.limits.max_body_bytes)
-                .await
-                .map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))
-        };
-        // The token client has no total timeout of its own: bound the call.
-        let response = auth
-            .bounded(async { Ok(exchange.await) })
-            .await
-            .map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))??;
-        Ok(openverse.parse_key_status_response(&response, SystemTime::now())?)
+        let openverse = self.cell().openverse()?;
+        let mut call = ApiCall::new(true);
+        loop {
+            let token = self.token().await?;
+            let request = openverse.key_status_request(&token)?;
+            let response = self.inner.auth.send(request).await;
+            let response =
+                response.map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))?;
+            let (status, headers) = (response.status(), response.headers());
+            let j = call.judge(
+                self.cell(),
+                &token,
+                status,
+                headers,
+                response.body().is_empty(),
+            );
+            self.run_detached(j.job);
+            if !j.retry {
+                return Ok(openverse.parse_key_status_response(&response, SystemTime::now())?);
+            }
+        }
     }
 }

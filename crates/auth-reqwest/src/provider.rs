@@ -1,19 +1,14 @@
-//! The provider: an [`auth_cell::TokenCell`] and the two things an async
-//! driver does — send the cell's IO steps over reqwest, and wait on tokio's
-//! timers for a ticket or a deadline.
+//! The provider: an [`auth_cell::TokenCell`], its IO steps sent over
+//! reqwest, its waits on tokio's timers.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use auth_cell::{
-    AsyncTokenStore, Demand, Driver, Job, Limits, Parts, ProviderBuilder, Read, StoreLock,
-    TokenCell, TokenStore,
+    AsyncTokenStore, Demand, Driver, Job, JobFuture, Limits, Offload, OffloadFuture, Offloaded,
+    Parts, ProviderBuilder, Read, TokenCell, TokenStore,
 };
-use auth_core::{CacheKey, ClientCredentials, Provider, Token};
-use tracing::Instrument as _;
+use auth_core::{ClientCredentials, Provider, Token};
 
 use crate::transport::{self, AuthTransport};
 use crate::Error;
@@ -87,7 +82,7 @@ impl TokenProvider {
         match self.inner.cell.read() {
             Read::Fresh(t) => Ok(t),
             Read::Refresh(t, job) => {
-                self.inner.spawn(job);
+                self.run_detached(Some(job));
                 Ok(t)
             }
             Read::Miss => self.wait(self.inner.cell.demand()).await,
@@ -101,19 +96,12 @@ impl TokenProvider {
         self.wait(self.inner.cell.demand_valid_for(min)).await
     }
 
-    /// Follows the cell's answers within the wait limit. A job this caller
-    /// gets runs inside its own future (no task hop on a cold read); out of
-    /// time or cancelled, it leaves the rest — the request in flight
-    /// included, resumed, not re-sent — to a task.
+    /// Follows the cell's answers within the wait limit (see
+    /// [`TokenCell::wait_async`]: a job this caller gets runs in its future).
     async fn wait(&self, first: Demand) -> Result<Arc<Token>, Error> {
-        let run = |job, left| {
-            let mut inline = Inline(Some(Box::pin(run(Arc::clone(&self.inner), job))));
-            async move { tokio::time::timeout(left, &mut inline).await.is_ok() }
-        };
-        self.inner
-            .cell
-            .wait_async(first, tokio::time::sleep, run)
-            .await
+        let run = |job| -> JobFuture { Box::pin(run(Arc::clone(&self.inner), job)) };
+        let cell = &self.inner.cell;
+        cell.wait_async(first, tokio::time::sleep, run, spawn).await
     }
 
     /// The API rejected `token`: it is dropped and never handed out again,
@@ -127,26 +115,8 @@ impl TokenProvider {
     /// any, on a task.
     pub fn run_detached(&self, job: Option<Job>) {
         if let Some(job) = job {
-            self.inner.spawn(job);
+            spawn(Box::pin(run(Arc::clone(&self.inner), job)));
         }
-    }
-
-    /// The cache key of this provider's tokens.
-    #[must_use]
-    pub fn cache_key(&self) -> &CacheKey {
-        self.inner.cell.key()
-    }
-
-    /// The dialect this provider speaks.
-    #[must_use]
-    pub fn provider(&self) -> &Provider {
-        self.inner.cell.provider()
-    }
-
-    /// Where the machine is now (for status displays and tests).
-    #[must_use]
-    pub fn phase(&self) -> auth_core::Phase {
-        self.inner.cell.phase()
     }
 
     /// The shared token cell under this provider.
@@ -164,112 +134,36 @@ impl std::fmt::Debug for TokenProvider {
     }
 }
 
-impl Inner {
-    /// Runs a job on a task. Called with no lock held (the cell's lock is
-    /// its own and never held here), so a runtime that drops the task at
-    /// once — it is shutting down — only makes the job report itself
-    /// abandoned. Outside any runtime the job is dropped the same way.
-    pub(crate) fn spawn(self: &Arc<Self>, job: Job) {
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(run(Arc::clone(self), job));
-        }
+/// Spawns a job's future. Called with no lock held (the cell's lock is its
+/// own and never held here), so a runtime that drops the task at once — it
+/// is shutting down — only makes the job report itself abandoned. Outside
+/// any runtime the job is dropped the same way.
+fn spawn(job: JobFuture) {
+    if let Ok(handle) = tokio::runtime::Handle::try_current() {
+        handle.spawn(job);
     }
 }
 
-/// Performs a job's steps: the whole of the driver's IO. Store calls are
+/// Performs a job's steps (see [`Job::run_async`]); store calls are
 /// bounded by the request timeout.
-async fn run(inner: Arc<Inner>, mut job: Job) {
-    let mut guard: Option<StoreLock> = None;
+async fn run(inner: Arc<Inner>, job: Job) {
     let (store, bound) = (inner.store.as_deref(), inner.limits.timeout);
-    while let Some(step) = job.next_step() {
-        let sleep = tokio::time::sleep;
-        let Some(t) = job
-            .perform_async(step, store, bound, sleep, &mut guard)
-            .await
-        else {
-            continue;
-        };
-        let sent = inner
-            .auth
-            .send(t.request)
-            .instrument(job.span().clone())
-            .await;
-        match sent {
-            Ok(response) => job.handle_response(response),
-            Err(f) => job.handle_transport_error(f.kind, &f.detail),
-        }
-    }
-    drop(guard);
-}
-
-/// A job run inside the caller's future; dropped unfinished (the caller was
-/// cancelled or timed out), it moves the rest of the job — the request in
-/// flight included, resumed, not re-sent — to a task.
-struct Inline(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
-
-impl Future for Inline {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(fut) = self.0.as_mut() else {
-            return Poll::Ready(());
-        };
-        let done = fut.as_mut().poll(cx);
-        if done.is_ready() {
-            self.0 = None;
-        }
-        done
-    }
-}
-
-impl Drop for Inline {
-    fn drop(&mut self) {
-        if let (Some(fut), Ok(handle)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
-            handle.spawn(fut);
-        }
-    }
+    let send = |request| inner.auth.send(request);
+    job.run_async(store, bound, tokio::time::sleep, send).await;
 }
 
 /// A blocking store (such as `auth_store::FileTokenStore`) for the async
 /// driver: each call runs on tokio's blocking pool.
 #[must_use]
 pub fn blocking_store(store: Arc<dyn TokenStore>) -> Arc<dyn AsyncTokenStore> {
-    Arc::new(BlockingStore(store))
+    Arc::new(Offloaded::new(store, BlockingPool))
 }
 
-struct BlockingStore(Arc<dyn TokenStore>);
+struct BlockingPool;
 
-impl BlockingStore {
-    async fn call<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&dyn TokenStore) -> Result<T, Error> + Send + 'static,
-    ) -> Result<T, Error> {
-        let store = Arc::clone(&self.0);
-        tokio::task::spawn_blocking(move || f(&*store))
-            .await
-            .map_err(|e| Error::Store(format!("the store call did not finish: {e}")))?
-    }
-}
-
-#[async_trait::async_trait]
-impl AsyncTokenStore for BlockingStore {
-    async fn load(&self, key: &CacheKey) -> Result<Option<auth_core::StoredToken>, Error> {
-        let key = key.clone();
-        self.call(move |s| s.load(&key)).await
-    }
-
-    async fn save(&self, key: &CacheKey, token: &auth_core::StoredToken) -> Result<(), Error> {
-        let (key, token) = (key.clone(), token.clone());
-        self.call(move |s| s.save(&key, &token)).await
-    }
-
-    async fn remove(&self, key: &CacheKey, rejected: &auth_core::StoredToken) -> Result<(), Error> {
-        let (key, rejected) = (key.clone(), rejected.clone());
-        self.call(move |s| s.remove(&key, &rejected)).await
-    }
-
-    async fn lock(&self, key: &CacheKey, wait: Duration) -> Result<Option<StoreLock>, Error> {
-        let key = key.clone();
-        self.call(move |s| s.lock(&key, wait)).await
+impl Offload for BlockingPool {
+    fn offload<T: Send + 'static>(&self, work: Box<dyn FnOnce() -> T + Send>) -> OffloadFuture<T> {
+        let task = tokio::task::spawn_blocking(work);
+        Box::pin(async { task.await.map_err(|e| e.to_string()) })
     }
 }

@@ -1,5 +1,4 @@
-//! Moving bytes: the token client's settings, a capped body read, and the
-//! mapping of reqwest failures onto the core's transport kinds.
+//! Moving bytes: client settings, a capped body read, failures sorted.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -7,19 +6,13 @@ use std::time::Duration;
 use auth_cell::Limits;
 use auth_core::TransportErrorKind;
 
-/// A failure before a complete response.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub kind: TransportErrorKind,
-    pub detail: String,
-}
+pub(crate) use auth_cell::Failure;
 
-/// A client with rustls and the connect timeout. Auth endpoints get no
-/// redirects (`for_api` false: a redirect could carry the secret to another
-/// host) and no client-level total timeout: [`AuthTransport`] bounds each
-/// exchange with one timer of its own (a second one inside reqwest cost
-/// every exchange extra wake-ups, measured). API clients keep reqwest's
-/// total timeout, which also covers the body the caller reads later.
+/// A rustls client with the connect timeout. Auth clients follow no
+/// redirect (it could carry the secret away) and have no total timeout of
+/// their own: [`AuthTransport`] times each exchange (two timers cost
+/// wake-ups, measured). API clients keep reqwest's total timeout, which
+/// also covers the body the caller reads later.
 pub(crate) fn client(limits: &Limits, for_api: bool) -> Result<reqwest::Client, auth_cell::Error> {
     let builder = reqwest::Client::builder()
         .connect_timeout(limits.connect_timeout)
@@ -41,7 +34,7 @@ pub(crate) fn client(limits: &Limits, for_api: bool) -> Result<reqwest::Client, 
 /// whole exchange, body included, within one total timeout, the body capped.
 #[derive(Clone, Debug)]
 pub(crate) struct AuthTransport {
-    pub(crate) client: reqwest::Client,
+    client: reqwest::Client,
     /// The token URL, parsed for reqwest once (it was re-parsed per fetch).
     url: Option<(http::Uri, reqwest::Url)>,
     timeout: Duration,
@@ -89,15 +82,7 @@ impl AuthTransport {
                 .map_err(|e| classify(&e))?;
             read_capped(response, self.max_body).await
         };
-        self.bounded(exchange).await
-    }
-
-    /// Runs `f` within the total timeout.
-    pub(crate) async fn bounded<T>(
-        &self,
-        f: impl std::future::Future<Output = Result<T, Failure>>,
-    ) -> Result<T, Failure> {
-        tokio::time::timeout(self.timeout, f)
+        tokio::time::timeout(self.timeout, exchange)
             .await
             .unwrap_or_else(|_| {
                 Err(Failure {
@@ -110,7 +95,7 @@ impl AuthTransport {
 
 /// Turns a reqwest response into an `http` one, refusing bodies over `cap`.
 /// Content-Length is only a hint: the count is kept while reading.
-pub(crate) async fn read_capped(
+async fn read_capped(
     mut response: reqwest::Response,
     cap: usize,
 ) -> Result<http::Response<Vec<u8>>, Failure> {
@@ -144,43 +129,40 @@ pub(crate) async fn read_capped(
 /// reqwest's message plus its root cause; neither holds a secret (the
 /// secret travels in headers and bodies, which reqwest never prints).
 pub(crate) fn classify(e: &reqwest::Error) -> Failure {
+    use TransportErrorKind as K;
     let mut kind = if e.is_timeout() {
-        TransportErrorKind::Timeout
+        K::Timeout
     } else if e.is_connect() {
-        TransportErrorKind::Connect
+        K::Connect
     } else if e.is_body() || e.is_decode() {
-        TransportErrorKind::Body
+        K::Body
     } else {
-        TransportErrorKind::Other
+        K::Other
     };
     let mut detail = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind as K;
-            match io.kind() {
-                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof
-                    if kind == TransportErrorKind::Other || kind == TransportErrorKind::Body =>
-                {
-                    kind = TransportErrorKind::Reset;
-                }
-                K::TimedOut => kind = TransportErrorKind::Timeout,
-                _ => {}
-            }
-        }
         let text = s.to_string();
-        if kind == TransportErrorKind::Other
-            && (text.contains("connection closed") || text.contains("incomplete message"))
-        {
-            kind = TransportErrorKind::Reset;
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            let by_io = K::from_io(io.kind(), kind == K::Body);
+            if matches!(kind, K::Other | K::Body) || by_io == K::Timeout {
+                kind = by_io;
+            }
+        } else if kind == K::Other {
+            // hyper's parse errors: the server answered, not in HTTP.
+            if text.starts_with("invalid HTTP") || text.contains("message head is too large") {
+                kind = K::Protocol;
+            } else if text.contains("connection closed") || text.contains("incomplete message") {
+                kind = K::Reset;
+            }
         }
         if s.source().is_none() {
             detail = format!("{detail}: {text}");
         }
         source = s.source();
     }
-    if kind == TransportErrorKind::Other && detail.contains("certificate") {
-        kind = TransportErrorKind::Tls;
+    if kind == K::Other && detail.contains("certificate") {
+        kind = K::Tls;
     }
     Failure { kind, detail }
 }

@@ -179,7 +179,7 @@ async fn a_late_invalidation_keeps_a_newer_shared_token() {
     assert_eq!(store.len(), 1);
     a.invalidate(&t1); // late: the store now holds t2
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let held = AsyncTokenStore::load(&*store, a.cache_key())
+    let held = AsyncTokenStore::load(&*store, a.cell().key())
         .await
         .unwrap()
         .unwrap();

@@ -1,6 +1,5 @@
 //! Calling the protected API: add the header, send, and let the cell judge
-//! the answer (a rejected token is invalidated; replayable requests are
-//! retried once).
+//! the answer (see [`auth_cell::ApiCall`]).
 
 use std::sync::Arc;
 
@@ -35,10 +34,10 @@ impl TokenProvider {
     /// Errors are token failures ([`Error::Auth`]) and transport failures of
     /// the API call ([`Error::Transport`]); HTTP error statuses are not errors.
     pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
+        let template = copy_request(&request);
         let mut first = Some(request);
-        self.call(&self.inner.api, true, |_| match first.take() {
-            Some(r) => Ok(r),
-            None => Err(Error::misuse("no request to replay")),
+        self.call(&self.inner.api, true, |_| {
+            Ok(first.take().unwrap_or_else(|| copy_request(&template)))
         })
     }
 
@@ -55,7 +54,7 @@ impl TokenProvider {
     }
 
     /// One API call through `transport`, by the cell's retry-once rule;
-    /// `make` gives the request for each attempt (`replay`: at most two).
+    /// `make` gives the request for each attempt (at most two).
     pub(crate) fn call(
         &self,
         transport: &Transport,
@@ -63,21 +62,14 @@ impl TokenProvider {
         mut make: impl FnMut(&Token) -> Result<Request<Vec<u8>>, Error>,
     ) -> Result<Response<Vec<u8>>, Error> {
         let mut call = ApiCall::new(replay);
-        let mut template = None;
         loop {
             let token = self.token()?;
-            let mut request = match template.as_ref() {
-                Some(t) => copy_request(t),
-                None => make(&token)?,
-            };
-            if replay && template.is_none() {
-                template = Some(copy_request(&request));
-            }
+            let mut request = make(&token)?;
             request
                 .headers_mut()
                 .insert(AUTHORIZATION, token.authorization_header().clone());
             let response = transport
-                .exchange(request)
+                .exchange(request, None)
                 .map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))?;
             let empty = response.body().is_empty();
             let (status, headers) = (response.status(), response.headers());

@@ -13,18 +13,8 @@ use crate::{Error, TokenProvider, TokenProviderBuilder};
 /// Only this type has [`publishable_token`](Self::publishable_token); a
 /// plain [`TokenProvider`] cannot publish a token, so a `default`-scoped
 /// token (which allows every operation) cannot leak through that door.
-/// Everything else (`token`, `send`, …) is reached through `Deref`.
-///
-/// ```no_run
-/// use auth_core::{ClientCredentials, Markable};
-/// use auth_ureq::{SearchTokenProvider, TokenProvider};
-///
-/// let credentials = ClientCredentials::new("my-client", "my-secret")?;
-/// let search = SearchTokenProvider::new(TokenProvider::builder(Markable::new(), credentials))?;
-/// let public = search.publishable_token()?;
-/// println!("<meta name=\"markable-token\" content=\"{public}\">");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
+/// Everything else (`token`, `send`, …) is reached through `Deref`. See
+/// the [crate docs](crate#markables-publishable-token) for an example.
 #[derive(Clone, Debug)]
 pub struct SearchTokenProvider {
     tokens: TokenProvider,

@@ -6,11 +6,11 @@
 
 use std::time::SystemTime;
 
-use auth_core::{KeyStatus, Openverse, Provider, RegisteredClient, Registration};
+use auth_core::{KeyStatus, Openverse, RegisteredClient, Registration};
 
-use auth_cell::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT};
+use auth_cell::{Limits, DEFAULT_MAX_BODY_BYTES};
 
-use crate::transport::Transport;
+use crate::transport::{agent, Transport};
 use crate::{Error, TokenProvider};
 
 /// Registers a new client with a CC Catalog / Openverse deployment.
@@ -25,12 +25,7 @@ pub fn register(
     openverse: &Openverse,
     registration: &Registration,
 ) -> Result<RegisteredClient, Error> {
-    let transport = Transport::for_auth(
-        DEFAULT_CONNECT_TIMEOUT,
-        DEFAULT_TIMEOUT,
-        DEFAULT_MAX_BODY_BYTES,
-    );
-    register_via(&transport, openverse, registration)
+    register_with_agent(&agent(&Limits::default(), true), openverse, registration)
 }
 
 /// Like [`register`], over a caller's agent (for a proxy or custom TLS
@@ -42,23 +37,14 @@ pub fn register_with_agent(
     openverse: &Openverse,
     registration: &Registration,
 ) -> Result<RegisteredClient, Error> {
-    let transport = Transport::for_auth_with(agent.clone(), DEFAULT_MAX_BODY_BYTES);
-    register_via(&transport, openverse, registration)
-}
-
-fn register_via(
-    transport: &Transport,
-    openverse: &Openverse,
-    registration: &Registration,
-) -> Result<RegisteredClient, Error> {
+    let transport = Transport::new(agent.clone(), DEFAULT_MAX_BODY_BYTES, true);
     let request = openverse.register_request(registration)?;
     let span = tracing::info_span!("apiauth_register", url = %request.uri());
-    let _entered = span.enter();
-    let response = transport.exchange(request).map_err(|f| Error::Transport {
+    let response = span.in_scope(|| transport.exchange(request, None));
+    let response = response.map_err(|f| Error::Transport {
         kind: f.kind,
         detail: f.detail,
     })?;
-    tracing::debug!(status = response.status().as_u16(), "registration answered");
     Ok(openverse.parse_registration_response(&response, SystemTime::now())?)
 }
 
@@ -70,12 +56,7 @@ impl TokenProvider {
     /// error. Sent like a token request (no redirects, capped body); a
     /// rejected token is invalidated and the call repeated once.
     pub fn key_status(&self) -> Result<KeyStatus, Error> {
-        let Provider::Openverse(openverse) = self.provider() else {
-            return Err(Error::misuse(format!(
-                "key_status needs a CC Catalog / Openverse provider, not {}",
-                self.provider().kind()
-            )));
-        };
+        let openverse = self.cell().openverse()?;
         let response = self.call(&self.inner.auth, true, |token| {
             Ok(openverse.key_status_request(token)?)
         })?;

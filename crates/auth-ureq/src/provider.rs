@@ -1,40 +1,22 @@
-//! [`TokenProvider`]: an [`auth_cell::TokenCell`] and the two things a
-//! blocking driver does — perform the cell's IO steps over ureq on the
-//! calling thread, and park the thread until a ticket moves or a deadline
-//! passes. No async runtime anywhere.
+//! [`TokenProvider`]: an [`auth_cell::TokenCell`], its IO steps performed
+//! over ureq on the calling thread (or a short-lived one). No runtime.
 
 use std::fmt;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use auth_cell::{
-    Demand, Driver, Job, Parts, ProviderBuilder, Read, StoreLock, TokenCell, TokenStore,
-};
-use auth_core::{CacheKey, ClientCredentials, Provider, Token, Transmit};
+use auth_cell::{Demand, Driver, Job, Parts, ProviderBuilder, Read, TokenCell, TokenStore};
+use auth_core::{ClientCredentials, Provider, Token};
 
-use crate::transport::Transport;
+use crate::transport::{agent, Transport};
 use crate::Error;
 
 /// Gets, caches and renews one access token (one provider, client and
 /// scope set) for any number of threads.
 ///
-/// Cheap to clone: clones share the token, the cache and the connection pool.
-///
-/// ```no_run
-/// use auth_core::{ClientAuth, ClientCredentials, OAuth2};
-/// use auth_ureq::TokenProvider;
-///
-/// let provider = OAuth2::new("https://auth.example.com/oauth2/token", ClientAuth::Basic)?;
-/// let credentials = ClientCredentials::new("my-client", "my-secret")?;
-/// let tokens = TokenProvider::builder(provider, credentials)
-///     .scopes("read".parse()?)
-///     .build()?;
-/// let request = http::Request::get("https://api.example.com/things").body(Vec::new())?;
-/// let response = tokens.send(request)?;
-/// println!("HTTP {}", response.status());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
+/// Cheap to clone: clones share the token, the cache and the connection
+/// pool. See the [crate example](crate).
 #[derive(Clone)]
 pub struct TokenProvider {
     pub(crate) inner: Arc<Inner>,
@@ -45,8 +27,7 @@ pub(crate) struct Inner {
     pub(crate) auth: Transport,
     pub(crate) api: Transport,
     store: Option<Arc<dyn TokenStore>>,
-    /// The request timeout: a caller with less time left hands its request
-    /// to a thread rather than cutting it short.
+    /// A caller with less time left hands its request to a thread.
     timeout: Duration,
 }
 
@@ -61,17 +42,12 @@ impl Driver for TokenProvider {
 
     fn build(parts: Parts<Self>) -> Result<Self, Error> {
         let l = &parts.limits;
-        let auth = match parts.token_client {
-            Some(agent) => Transport::for_auth_with(agent, l.max_body_bytes),
-            None => Transport::for_auth(l.connect_timeout, l.timeout, l.max_body_bytes),
-        };
-        let api_agent = parts
-            .api_client
-            .unwrap_or_else(|| Transport::default_api_agent(l.connect_timeout, l.timeout));
+        let auth = parts.token_client.unwrap_or_else(|| agent(l, true));
+        let api = parts.api_client.unwrap_or_else(|| agent(l, false));
         Ok(TokenProvider {
             inner: Arc::new(Inner {
-                api: Transport::for_api(api_agent, l.max_api_body_bytes),
-                auth,
+                auth: Transport::new(auth, l.max_body_bytes, true),
+                api: Transport::new(api, l.max_api_body_bytes, false),
                 cell: parts.cell,
                 store: parts.store,
                 timeout: l.timeout,
@@ -102,7 +78,7 @@ impl TokenProvider {
         match self.inner.cell.read() {
             Read::Fresh(t) => Ok(t),
             Read::Refresh(t, job) => {
-                if let Some((job, _)) = self.inner.in_background(job, None) {
+                if let Some(job) = self.inner.in_background(job) {
                     self.inner.run(job, None);
                 }
                 Ok(t)
@@ -140,24 +116,6 @@ impl TokenProvider {
         }
     }
 
-    /// The provider dialect and endpoint this provider talks to.
-    #[must_use]
-    pub fn provider(&self) -> &Provider {
-        self.inner.cell.provider()
-    }
-
-    /// Where the machine is now (for status displays and tests).
-    #[must_use]
-    pub fn phase(&self) -> auth_core::Phase {
-        self.inner.cell.phase()
-    }
-
-    /// The key under which tokens are stored.
-    #[must_use]
-    pub fn cache_key(&self) -> &CacheKey {
-        self.inner.cell.key()
-    }
-
     /// The shared token cell under this provider.
     #[must_use]
     pub fn cell(&self) -> &TokenCell {
@@ -166,53 +124,20 @@ impl TokenProvider {
 }
 
 impl Inner {
-    /// Performs a job's steps on this thread. With a `deadline` (a caller
-    /// running its own demand), the store lock wait is cut to what is left;
-    /// a request that would not fit in it moves, with the rest of the job,
-    /// to a short-lived thread where it gets its full timeout (and serves
-    /// the next callers), while this caller waits out what it has left.
-    fn run(self: &Arc<Self>, mut job: Job, deadline: Option<Instant>) {
-        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let mut guard: Option<StoreLock> = None;
-        while let Some(step) = job.next_step() {
-            let store = self.store.as_deref();
-            let Some(t) = job.perform_blocking(step, store, left(), &mut guard) else {
-                continue;
-            };
-            if left().is_none_or(|l| l >= self.timeout) {
-                self.send(&mut job, t, None);
-                continue;
-            }
-            match self.in_background(job, Some(t)) {
-                None => return, // the guard goes with this frame: unlocked
-                Some((back, t)) => {
-                    job = back;
-                    if let Some(t) = t {
-                        self.send(&mut job, t, left());
-                    }
-                }
-            }
-        }
-        drop(guard);
+    /// Performs a job's steps on this thread (see [`Job::run_blocking`]):
+    /// with a `deadline`, a request that would not fit moves to a thread.
+    fn run(self: &Arc<Self>, job: Job, deadline: Option<Instant>) {
+        let send = |request, within| self.auth.exchange(request, within);
+        let store = self.store.as_deref();
+        job.run_blocking(store, deadline, self.timeout, send, |job| {
+            self.in_background(job)
+        });
     }
 
-    /// Sends one token request (within `within`, when given) and reports it.
-    fn send(&self, job: &mut Job, t: Transmit, within: Option<Duration>) {
-        let span = job.span().clone();
-        match span.in_scope(|| self.auth.exchange_within(t.request, within)) {
-            Ok(response) => job.handle_response(response),
-            Err(f) => job.handle_transport_error(f.kind, &f.detail),
-        }
-    }
-
-    /// Runs `job` (after sending `pending`) on a short-lived thread so no
-    /// caller waits for it. Hands both back when no thread can be started.
-    fn in_background(
-        self: &Arc<Self>,
-        job: Job,
-        pending: Option<Transmit>,
-    ) -> Option<(Job, Option<Transmit>)> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(Job, Option<Transmit>)>(1);
+    /// Runs `job` on a short-lived thread so no caller waits for it. Hands
+    /// it back when no thread can be started.
+    fn in_background(self: &Arc<Self>, job: Job) -> Option<Job> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(1);
         let inner = Arc::clone(self);
         // Logs of the work go where the caller's logs go.
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
@@ -220,10 +145,7 @@ impl Inner {
             .name("apiauth-fetch".to_owned())
             .spawn(move || {
                 tracing::dispatcher::with_default(&dispatch, || {
-                    if let Ok((mut job, pending)) = rx.recv() {
-                        if let Some(t) = pending {
-                            inner.send(&mut job, t, None);
-                        }
+                    if let Ok(job) = rx.recv() {
                         inner.run(job, None);
                     }
                 });
@@ -231,8 +153,8 @@ impl Inner {
         // A channel rather than a move into the closure: if the thread does
         // not start, the job comes back here and is not lost.
         match spawned {
-            Ok(_) => tx.send((job, pending)).err().map(|e| e.0),
-            Err(_) => Some((job, pending)),
+            Ok(_) => tx.send(job).err().map(|e| e.0),
+            Err(_) => Some(job),
         }
     }
 }

@@ -1,12 +1,12 @@
 //! Moving bytes: one request out, one capped response back, every failure
-//! sorted into a [`TransportErrorKind`] for the core. Nothing here reads a
-//! status code or a body: those go to `auth-core` unchanged.
+//! sorted into a [`TransportErrorKind`]; statuses and bodies go to the core.
 
-use std::io::{self, Read};
+use std::io::Read;
 use std::time::Duration;
 
 use std::net::{IpAddr, SocketAddr};
 
+use auth_cell::Limits;
 use auth_core::TransportErrorKind;
 use http::{Method, Request, Response};
 use ureq::config::Config;
@@ -16,86 +16,34 @@ use ureq::{Agent, AsSendBody};
 
 const USER_AGENT: &str = concat!("apiauth-ureq/", env!("CARGO_PKG_VERSION"));
 
-/// A request that got no complete response.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) kind: TransportErrorKind,
-    pub(crate) detail: String,
-}
+pub(crate) use auth_cell::Failure;
 
 /// An agent plus the rules it is used under.
 #[derive(Clone, Debug)]
 pub(crate) struct Transport {
     agent: Agent,
     max_body: usize,
-    /// Auth endpoints: never follow a redirect, whatever the agent says.
-    no_redirects: bool,
+    /// Auth endpoints (token, registration, key status): never follow a
+    /// redirect, whatever the agent says — it could carry the client
+    /// secret to another host; a 3xx goes to the core, which names it.
+    auth: bool,
 }
 
 impl Transport {
-    /// The transport for token, registration and key-status requests: an
-    /// agent apiauth configures itself, so a caller's agent settings
-    /// (redirects, status-as-error, proxies of their choosing) cannot
-    /// weaken the auth endpoints' rules.
-    pub(crate) fn for_auth(connect: Duration, total: Duration, max_body: usize) -> Self {
-        let config = Agent::config_builder()
-            // A 3xx goes to the core, which names it; following it could
-            // carry the client secret to another host.
-            .max_redirects(0)
-            // 4xx/5xx bodies hold the RFC 6749 §5.2 error the core parses.
-            .http_status_as_error(false)
-            .timeout_connect(Some(connect))
-            .timeout_global(Some(total))
-            .user_agent(USER_AGENT)
-            .build();
-        let agent = Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default());
+    /// Requests through `agent`, bodies capped at `max_body`; `auth` for
+    /// the auth endpoints' rules.
+    pub(crate) fn new(agent: Agent, max_body: usize, auth: bool) -> Self {
         Self {
             agent,
             max_body,
-            no_redirects: true,
+            auth,
         }
     }
 
-    /// An auth transport over a caller's agent (for `register_with_agent`):
-    /// redirects and status handling are forced per request.
-    pub(crate) fn for_auth_with(agent: Agent, max_body: usize) -> Self {
-        Self {
-            agent,
-            max_body,
-            no_redirects: true,
-        }
-    }
-
-    /// The default agent for API calls: the same timeouts, redirects as
-    /// ureq follows them (it drops `Authorization` on the way).
-    pub(crate) fn default_api_agent(connect: Duration, total: Duration) -> Agent {
-        let config = Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(connect))
-            .timeout_global(Some(total))
-            .user_agent(USER_AGENT)
-            .build();
-        Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default())
-    }
-
-    /// A transport for API calls over `agent`.
-    pub(crate) fn for_api(agent: Agent, max_body: usize) -> Self {
-        Self {
-            agent,
-            max_body,
-            no_redirects: false,
-        }
-    }
-
-    /// Sends `request` and reads the whole response, up to the cap.
-    pub(crate) fn exchange(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Failure> {
-        self.exchange_within(request, None)
-    }
-
-    /// Like [`exchange`](Self::exchange), ending within `within` (when
-    /// shorter than the agent's own timeout): a caller's deadline bounds
-    /// the request it sends itself.
-    pub(crate) fn exchange_within(
+    /// Sends `request` and reads the whole response, up to the cap, within
+    /// `within` when that is shorter than the agent's own timeout (a
+    /// caller's deadline bounds the request it sends itself).
+    pub(crate) fn exchange(
         &self,
         request: Request<Vec<u8>>,
         within: Option<Duration>,
@@ -113,7 +61,7 @@ impl Transport {
         } else {
             self.run(request, within)
         }
-        .map_err(|e| failure(&e, Phase::Head))?;
+        .map_err(|e| failure(&e, false))?;
         let (parts, body) = response.into_parts();
         let body = read_capped(body.into_reader(), self.max_body)?;
         Ok(Response::from_parts(parts, body))
@@ -130,7 +78,7 @@ impl Transport {
             .agent
             .configure_request(request)
             .http_status_as_error(false);
-        if self.no_redirects {
+        if self.auth {
             config = config.max_redirects(0);
         }
         if let Some(within) = within {
@@ -143,6 +91,27 @@ impl Transport {
     }
 }
 
+/// An agent apiauth configures itself, so a caller's agent settings
+/// cannot weaken the auth endpoints' rules: 4xx/5xx reach the core (their
+/// bodies hold the RFC 6749 §5.2 error), IP literals skip the resolver
+/// thread, and for `auth` no redirect is followed (API agents follow them
+/// as ureq does, dropping `Authorization` on the way).
+pub(crate) fn agent(limits: &Limits, auth: bool) -> Agent {
+    let redirects = if auth {
+        0
+    } else {
+        Config::default().max_redirects()
+    };
+    let config = Agent::config_builder()
+        .max_redirects(redirects)
+        .http_status_as_error(false)
+        .timeout_connect(Some(limits.connect_timeout))
+        .timeout_global(Some(limits.timeout))
+        .user_agent(USER_AGENT)
+        .build();
+    Agent::with_parts(config, DefaultConnector::default(), LiteralFirst::default())
+}
+
 /// Reads at most `cap + 1` bytes: one past the cap proves the body too
 /// large without trusting `Content-Length` or buffering the rest.
 fn read_capped(reader: impl Read, cap: usize) -> Result<Vec<u8>, Failure> {
@@ -151,7 +120,7 @@ fn read_capped(reader: impl Read, cap: usize) -> Result<Vec<u8>, Failure> {
     reader
         .take(limit)
         .read_to_end(&mut body)
-        .map_err(|e| failure(&ureq::Error::from(e), Phase::Body))?;
+        .map_err(|e| failure(&ureq::Error::from(e), true))?;
     if body.len() > cap {
         return Err(Failure {
             kind: TransportErrorKind::BodyTooLarge,
@@ -161,82 +130,33 @@ fn read_capped(reader: impl Read, cap: usize) -> Result<Vec<u8>, Failure> {
     Ok(body)
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Connecting, sending, waiting for the status line and headers.
-    Head,
-    /// Reading the body after complete headers.
-    Body,
-}
-
-fn failure(e: &ureq::Error, phase: Phase) -> Failure {
-    let kind = classify(e, phase);
-    let stage = match phase {
-        Phase::Head => "sending the request",
-        Phase::Body => "reading the response body",
-    };
-    Failure {
-        kind,
-        detail: format!("{stage}: {e}"),
-    }
-}
-
-fn classify(e: &ureq::Error, phase: Phase) -> TransportErrorKind {
+/// Sorts a ureq failure for the core; `answered` once the status line and
+/// headers were read (a broken connection then means an incomplete body).
+fn failure(e: &ureq::Error, answered: bool) -> Failure {
     use ureq::Error as U;
     use TransportErrorKind as K;
-    // Once the headers are in, anything but a timeout means the body broke.
-    let broken = if phase == Phase::Body {
-        K::Body
-    } else {
-        K::Reset
-    };
-    match e {
+    let kind = match e {
         U::Timeout(_) => K::Timeout,
         U::HostNotFound | U::ConnectionFailed | U::ConnectProxyFailed(_) => K::Connect,
         U::Tls(_) | U::Rustls(_) | U::Pem(_) | U::TlsRequired => K::Tls,
-        U::Io(io) => match io.kind() {
-            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => K::Timeout,
-            io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::AddrNotAvailable
-            | io::ErrorKind::HostUnreachable
-            | io::ErrorKind::NetworkUnreachable
-            | io::ErrorKind::NotConnected => K::Connect,
-            io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof => broken,
-            _ if phase == Phase::Body => K::Body,
-            _ => K::Other,
-        },
-        U::Protocol(_) | U::BodyStalled if phase == Phase::Body => K::Body,
-        U::Protocol(_) => K::Reset,
+        U::Io(io) => K::from_io(io.kind(), answered),
+        U::Protocol(_) | U::BodyStalled if answered => K::Body,
+        // The server sent something, but not HTTP ureq can read.
+        U::Protocol(_) | U::LargeResponseHeader(..) => K::Protocol,
         _ => K::Other,
-    }
+    };
+    let stage = if answered {
+        "reading the response body"
+    } else {
+        "sending the request"
+    };
+    let detail = format!("{stage}: {e}");
+    Failure { kind, detail }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn io_kinds_map_by_phase() {
-        let io = |k| ureq::Error::Io(io::Error::new(k, "x"));
-        let reset = io(io::ErrorKind::ConnectionReset);
-        assert_eq!(classify(&reset, Phase::Head), TransportErrorKind::Reset);
-        assert_eq!(classify(&reset, Phase::Body), TransportErrorKind::Body);
-        assert_eq!(
-            classify(&io(io::ErrorKind::ConnectionRefused), Phase::Head),
-            TransportErrorKind::Connect
-        );
-        assert_eq!(
-            classify(&ureq::Error::Timeout(ureq::Timeout::Global), Phase::Body),
-            TransportErrorKind::Timeout
-        );
-        assert_eq!(
-            classify(&ureq::Error::HostNotFound, Phase::Head),
-            TransportErrorKind::Connect
-        );
-    }
 
     #[test]
     fn the_cap_is_exact() {

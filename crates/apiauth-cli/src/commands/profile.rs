@@ -155,7 +155,7 @@ fn remove(profiles: &Profiles, name: &str) -> Result<(), Failure> {
         };
         if let Ok(store) = target.store() {
             if let Ok(tokens) = target.token_provider(&store) {
-                if let Err(e) = store.remove(tokens.cache_key()) {
+                if let Err(e) = store.remove(tokens.cell().key()) {
                     tracing::warn!(error = %e, "could not remove the cached token");
                 }
             }

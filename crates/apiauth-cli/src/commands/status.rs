@@ -16,7 +16,7 @@ pub(crate) fn run(profile: Option<&str>, args: &StatusArgs) -> Result<(), Failur
     let target = Target::resolve(profile, &args.endpoint, &args.scopes.scopes)?;
     let store = target.store()?;
     let tokens = target.token_provider(&store)?;
-    let key = tokens.cache_key();
+    let key = tokens.cell().key();
     let mut lines = describe(&target);
     let mut add = |k: &str, v: String| lines.push(format!("{k:14} {v}"));
     add("token cache:", store.path(key).display().to_string());
