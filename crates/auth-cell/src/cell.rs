@@ -451,10 +451,12 @@ impl TokenCell {
         detail: &str,
     ) -> Error {
         let st = sync::lock(&self.shared.state);
+        let credentials = st.machine.credentials();
         let redactor = auth_core::redact::Redactor::new([
-            st.machine.credentials().client_secret().expose_secret(),
+            credentials.client_secret().expose_secret(),
             token.access_token().expose_secret(),
-        ]);
+        ])
+        .with_client_id(credentials.client_id());
         let detail = redactor.text(detail);
         drop(st);
         Error::Transport { kind, detail }

@@ -141,15 +141,12 @@ pub(crate) fn common_status_error(
     wall: SystemTime,
 ) -> Option<Error> {
     let status = response.status();
-    let excerpt = || redactor.excerpt(response.body());
+    let excerpt = || redactor.excerpt(response);
     if status.is_redirection() {
-        let location = response
-            .headers()
-            .get(LOCATION)
-            .map(|l| redactor.text(&String::from_utf8_lossy(l.as_bytes())));
+        let location = response.headers().get(LOCATION);
         return Some(Error::UnexpectedStatus {
             status,
-            location: location.map(|l| crate::redact::shorten(&l, 120)),
+            location: location.map(|l| redactor.location(l.as_bytes())),
             excerpt: excerpt(),
         });
     }
@@ -216,7 +213,7 @@ pub(crate) fn malformed(
         // Reasons may quote a field the server sent, and a server may echo
         // the secret into any field.
         reason: redactor.text(&reason),
-        excerpt: redactor.excerpt(response.body()),
+        excerpt: redactor.excerpt(response),
     }
 }
 

@@ -264,6 +264,7 @@ impl TokenSource {
                     self.credentials.client_secret().expose_secret(),
                     "",
                 ])
+                .with_client_id(self.credentials.client_id())
                 .text(detail),
                 200,
             ),

@@ -142,7 +142,7 @@ impl Markable {
                 Error::UnexpectedStatus {
                     status,
                     location: None,
-                    excerpt: redactor.excerpt(response.body()),
+                    excerpt: redactor.excerpt(response),
                 }
             }
         }))

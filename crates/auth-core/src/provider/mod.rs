@@ -42,6 +42,7 @@ pub struct ResponseContext<'a> {
 impl<'a> ResponseContext<'a> {
     pub(crate) fn redactor(&self) -> Redactor<'a> {
         Redactor::new([self.credentials.client_secret().expose_secret(), ""])
+            .with_client_id(self.credentials.client_id())
     }
 }
 

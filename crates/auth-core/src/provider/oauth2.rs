@@ -194,7 +194,7 @@ pub(crate) fn parse_token_response(
     Err(Error::UnexpectedStatus {
         status,
         location: None,
-        excerpt: redactor.excerpt(response.body()),
+        excerpt: redactor.excerpt(response),
     })
 }
 

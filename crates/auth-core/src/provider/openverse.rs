@@ -187,7 +187,7 @@ impl Openverse {
         Err(Error::UnexpectedStatus {
             status,
             location: None,
-            excerpt: redactor.excerpt(response.body()),
+            excerpt: redactor.excerpt(response),
         })
     }
 
@@ -212,7 +212,7 @@ impl Openverse {
             return Err(Error::UnexpectedStatus {
                 status: response.status(),
                 location: None,
-                excerpt: redactor.excerpt(response.body()),
+                excerpt: redactor.excerpt(response),
             });
         }
         let obj = json_object(response, &redactor)?;
