@@ -10,7 +10,7 @@ use auth_core::{ClientCredentials, Provider, RefreshPolicy, RejectionPolicy, Sco
 
 use crate::clock::Clock;
 use crate::config::{CellBuilder, Limits};
-use crate::{Error, TokenCell};
+use crate::{Error, Fingerprinting, TokenCell};
 
 /// A transport that builds providers on a [`TokenCell`]. Implemented by
 /// each driver's provider type.
@@ -19,7 +19,7 @@ pub trait Driver: Sized {
     /// `reqwest::Client`).
     type Client;
     /// The store trait object the driver performs store steps on.
-    type Store: ?Sized + Send + Sync;
+    type Store: ?Sized + Fingerprinting + Send + Sync;
 
     /// Builds a provider from checked parts.
     fn build(parts: Parts<Self>) -> Result<Self, Error>;
@@ -168,10 +168,18 @@ impl<D: Driver> ProviderBuilder<D> {
     /// are refused, not replaced): the parts of a publishable-token provider.
     pub fn into_parts(self, search: bool) -> Result<Parts<D>, Error> {
         let has_store = self.store.is_some();
+        let mut cell = self.cell;
+        if let Some(key) = self
+            .store
+            .as_deref()
+            .and_then(Fingerprinting::fingerprint_key)
+        {
+            cell = cell.fingerprint_key(key);
+        }
         let cell = if search {
-            self.cell.build_search(&self.limits, has_store)?
+            cell.build_search(&self.limits, has_store)?
         } else {
-            self.cell.build(&self.limits, has_store)?
+            cell.build(&self.limits, has_store)?
         };
         Ok(Parts {
             cell,

@@ -214,12 +214,13 @@ enum Next {
 impl TokenCell {
     pub(crate) fn new(
         machine: TokenSource,
+        key: &auth_core::FingerprintKey,
         clock: Arc<dyn Clock>,
         wait_limit: Duration,
         rejection: RejectionPolicy,
         has_store: bool,
     ) -> Self {
-        let key = machine.cache_key();
+        let key = machine.cache_key(key);
         let provider = machine.provider().clone();
         let client_id = machine.credentials().client_id().to_owned();
         Self {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use auth_core::{
-    ClientCredentials, MarkableScope, Provider, RefreshPolicy, RejectionPolicy, Scopes, TokenSource,
+    ClientCredentials, FingerprintKey, MarkableScope, Provider, RefreshPolicy, RejectionPolicy,
+    Scopes, TokenSource,
 };
 
 use crate::cell::TokenCell;
@@ -80,6 +81,7 @@ pub struct CellBuilder {
     wait_limit: Option<Duration>,
     clock: Option<Arc<dyn Clock>>,
     rejection: Option<RejectionPolicy>,
+    fingerprint_key: Option<FingerprintKey>,
 }
 
 impl CellBuilder {
@@ -94,6 +96,7 @@ impl CellBuilder {
             wait_limit: None,
             clock: None,
             rejection: None,
+            fingerprint_key: None,
         }
     }
 
@@ -123,6 +126,14 @@ impl CellBuilder {
     /// room for every retry the policy allows).
     pub fn wait_limit(mut self, limit: Duration) -> Self {
         self.wait_limit = Some(limit);
+        self
+    }
+
+    /// The key cache keys fingerprint the client secret under (default:
+    /// the store's [`TokenStore::fingerprint_key`](crate::TokenStore::fingerprint_key),
+    /// else one private to this process: see [`process_key`]).
+    pub fn fingerprint_key(mut self, key: FingerprintKey) -> Self {
+        self.fingerprint_key = Some(key);
         self
     }
 
@@ -169,8 +180,9 @@ impl CellBuilder {
             self.seed.unwrap_or_else(default_seed),
         )?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let key = self.fingerprint_key.unwrap_or_else(process_key);
         Ok(TokenCell::new(
-            machine, clock, wait_limit, rejection, has_store,
+            machine, &key, clock, wait_limit, rejection, has_store,
         ))
     }
 
@@ -206,6 +218,29 @@ impl std::fmt::Debug for CellBuilder {
             .field("wait_limit", &self.wait_limit)
             .finish_non_exhaustive()
     }
+}
+
+/// This process's fingerprint key: 32 bytes from the OS's random source,
+/// drawn once. Cache keys made with it match only in this process, so a
+/// store without a key of its own is never read across processes.
+#[must_use]
+pub fn process_key() -> FingerprintKey {
+    static KEY: std::sync::OnceLock<FingerprintKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut bytes = [0u8; 32];
+        if getrandom::getrandom(&mut bytes).is_err() {
+            // No OS randomness (very rare): std's hasher keys are drawn
+            // from it when it works, and differ per process otherwise.
+            use std::hash::{BuildHasher, Hasher};
+            for chunk in bytes.chunks_mut(8) {
+                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+                h.write_u64(default_seed());
+                chunk.copy_from_slice(&h.finish().to_le_bytes());
+            }
+        }
+        FingerprintKey::new(bytes)
+    })
+    .clone()
 }
 
 fn default_seed() -> u64 {

@@ -218,9 +218,13 @@ impl Job {
         st.loading = false;
         match result {
             Ok(Some(entry)) => {
-                if let Err(e) =
-                    auth_core::store::offer_stored(&mut st.machine, entry, now, sh.clock.wall())
-                {
+                if let Err(e) = auth_core::store::offer_stored(
+                    &mut st.machine,
+                    &sh.key,
+                    entry,
+                    now,
+                    sh.clock.wall(),
+                ) {
                     out.log(Log::StoreIgnored(e));
                 }
                 sh.process_events(&mut st, now, true, &mut out);

@@ -103,14 +103,14 @@ pub use builder::{Driver, Parts, ProviderBuilder};
 pub use cell::{Demand, Read, Ticket, TokenCell};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    CellBuilder, Limits, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_API_BODY_BYTES,
+    process_key, CellBuilder, Limits, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_API_BODY_BYTES,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
 };
 pub use error::Error;
 pub use job::{Failure, Job, Step};
 pub use store::{
-    same_token, AsyncTokenStore, MemoryStore, Offload, OffloadFuture, Offloaded, StoreLock,
-    TokenStore,
+    same_token, AsyncTokenStore, Fingerprinting, MemoryStore, Offload, OffloadFuture, Offloaded,
+    StoreLock, TokenStore,
 };
 pub use wait::JobFuture;
 

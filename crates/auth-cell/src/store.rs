@@ -13,7 +13,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use auth_core::{CacheKey, StoredToken};
+use auth_core::{CacheKey, FingerprintKey, StoredToken};
 
 use crate::Error;
 
@@ -47,6 +47,17 @@ pub trait TokenStore: Send + Sync {
         let _ = (key, wait);
         Ok(None)
     }
+
+    /// The key cache keys fingerprint the client secret under, so a wrong
+    /// secret never reads a token fetched with the right one. A store
+    /// shared between processes returns the same key in each (a file
+    /// store keeps one beside its entries, private to its owner); `None`
+    /// (the default) uses a key private to this process
+    /// ([`process_key`](crate::process_key)), so entries other processes
+    /// wrote are never read.
+    fn fingerprint_key(&self) -> Option<FingerprintKey> {
+        None
+    }
 }
 
 /// An async token store, for the async driver.
@@ -71,6 +82,30 @@ pub trait AsyncTokenStore: Send + Sync {
     async fn lock(&self, key: &CacheKey, wait: Duration) -> Result<Option<StoreLock>, Error> {
         let _ = (key, wait);
         Ok(None)
+    }
+
+    /// The key cache keys fingerprint the client secret under; see
+    /// [`TokenStore::fingerprint_key`].
+    fn fingerprint_key(&self) -> Option<FingerprintKey> {
+        None
+    }
+}
+
+/// A store trait object the builder can ask for its fingerprint key.
+pub trait Fingerprinting {
+    /// See [`TokenStore::fingerprint_key`].
+    fn fingerprint_key(&self) -> Option<FingerprintKey>;
+}
+
+impl Fingerprinting for dyn TokenStore {
+    fn fingerprint_key(&self) -> Option<FingerprintKey> {
+        TokenStore::fingerprint_key(self)
+    }
+}
+
+impl Fingerprinting for dyn AsyncTokenStore {
+    fn fingerprint_key(&self) -> Option<FingerprintKey> {
+        AsyncTokenStore::fingerprint_key(self)
     }
 }
 
@@ -213,6 +248,10 @@ impl<O: Offload> AsyncTokenStore for Offloaded<O> {
     async fn lock(&self, key: &CacheKey, wait: Duration) -> Result<Option<StoreLock>, Error> {
         let key = key.clone();
         self.call(move |s| s.lock(&key, wait)).await
+    }
+
+    fn fingerprint_key(&self) -> Option<FingerprintKey> {
+        self.store.fingerprint_key()
     }
 }
 

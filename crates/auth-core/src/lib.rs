@@ -105,5 +105,5 @@ pub use provider::openverse::{KeyStatus, RateLimit, RateLimits, RegisteredClient
 pub use provider::{ClientAuth, Markable, OAuth2, Openverse, Provider, ResponseContext};
 pub use scope::{MarkableScope, Scope, Scopes};
 pub use secret::{AccessToken, ClientSecret};
-pub use store::{CacheKey, StoredToken};
+pub use store::{CacheKey, FingerprintKey, StoredToken};
 pub use token::{Lifetime, PublishableToken, Token, TokenId, TokenResponse, TokenType};

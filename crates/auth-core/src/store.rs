@@ -18,21 +18,27 @@ use crate::secret::AccessToken;
 use crate::token::{Lifetime, Token, TokenResponse, TokenType};
 
 /// Which token a cache entry holds: provider dialect, token endpoint,
-/// client id and scopes. Two sources with equal keys may share a token.
+/// a keyed fingerprint of the client secret, client id and scopes. Two
+/// sources with equal keys may share a token; a different secret gives a
+/// different key, so a wrong secret never reads a token fetched with the
+/// right one.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CacheKey(String);
 
 impl CacheKey {
-    /// The key for a provider, client and scope set.
+    /// The key for a provider, client and scope set; `fingerprint` comes
+    /// from [`FingerprintKey::fingerprint`].
     #[must_use]
-    pub fn new(provider: &Provider, client_id: &str, scopes: &Scopes) -> Self {
-        // Space separates the parts: none of them can contain one (URLs and
-        // scope tokens exclude it; the id is checked for control characters
-        // only, so it goes last but one and the scopes are bracketed).
+    pub fn new(provider: &Provider, client_id: &str, fingerprint: &str, scopes: &Scopes) -> Self {
+        // Space separates the parts: none of them can contain one (URLs,
+        // hex and scope tokens exclude it; the id is checked for control
+        // characters only, so it goes last but one and the scopes are
+        // bracketed).
         Self(format!(
-            "{} {} {} [{}]",
+            "{} {} {} {} [{}]",
             provider.kind(),
             provider.token_url(),
+            fingerprint,
             client_id.escape_default(),
             scopes.canonical()
         ))
@@ -64,13 +70,71 @@ impl fmt::Display for CacheKey {
     }
 }
 
-impl TokenSource {
-    /// The cache key of the tokens this machine fetches.
+/// The key of a keyed fingerprint of client secrets: 32 random bytes kept
+/// by whoever keeps the cache (a file store keeps one beside its entries;
+/// without a store, each process makes its own).
+///
+/// Keyed, so a cache key seen elsewhere (a log, a Redis dump) cannot be
+/// used to test guesses of the secret offline; HMAC-SHA-256, so it cannot
+/// be turned back into the secret. `Debug` hides the bytes.
+#[derive(Clone)]
+pub struct FingerprintKey(zeroize::Zeroizing<[u8; 32]>);
+
+impl FingerprintKey {
+    /// A key from 32 bytes (draw them from the OS's random source).
     #[must_use]
-    pub fn cache_key(&self) -> CacheKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(zeroize::Zeroizing::new(bytes))
+    }
+
+    /// A key from a slice, which must hold exactly 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Result<Self, Error> {
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
+            Error::InvalidConfig(format!(
+                "a fingerprint key is 32 bytes, not {}; delete the key file to have a new one made",
+                bytes.len()
+            ))
+        })?;
+        Ok(Self::new(bytes))
+    }
+
+    /// The bytes, to be written where the key is kept (privately).
+    #[must_use]
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The fingerprint of `credentials`' secret: 128 bits of
+    /// HMAC-SHA-256, in hex.
+    #[must_use]
+    pub fn fingerprint(&self, credentials: &crate::ClientCredentials) -> String {
+        use hmac::Mac as _;
+        let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.0.as_slice()) else {
+            // HMAC takes keys of any length; this branch cannot be taken.
+            return String::new();
+        };
+        mac.update(b"apiauth cache key v1\0");
+        mac.update(credentials.client_secret().expose_secret().as_bytes());
+        let digest = mac.finalize().into_bytes();
+        digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Debug for FingerprintKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FingerprintKey([redacted])")
+    }
+}
+
+impl TokenSource {
+    /// The cache key of the tokens this machine fetches, with the secret
+    /// fingerprinted under `key`.
+    #[must_use]
+    pub fn cache_key(&self, key: &FingerprintKey) -> CacheKey {
         CacheKey::new(
             self.provider(),
             self.credentials().client_id(),
+            &key.fingerprint(self.credentials()),
             self.scopes(),
         )
     }
@@ -201,16 +265,17 @@ mod exposed {
     }
 }
 
-/// Used by drivers that restore from a store: offers `stored` to `source`.
-/// Returns whether it was taken; a corrupt or foreign entry is refused.
+/// Used by drivers that restore from a store: offers `stored`, read under
+/// `key` (the source's [`TokenSource::cache_key`]), to `source`. Returns
+/// whether it was taken; a corrupt or foreign entry is refused.
 pub fn offer_stored(
     source: &mut TokenSource,
+    key: &CacheKey,
     stored: StoredToken,
     now: Instant,
     wall: SystemTime,
 ) -> Result<bool, Error> {
-    let key = source.cache_key();
-    let response = stored.into_response(&key)?;
+    let response = stored.into_response(key)?;
     Ok(source.handle_cached(response, now, wall))
 }
 
@@ -235,9 +300,34 @@ mod tests {
 
     #[test]
     fn keys_distinguish_scopes_and_are_order_free() {
-        assert_eq!(source("a b").cache_key(), source("b a").cache_key());
-        assert_ne!(source("a").cache_key(), source("a b").cache_key());
-        assert_eq!(source("a").cache_key().digest().len(), 16);
+        let k = &key();
+        assert_eq!(source("a b").cache_key(k), source("b a").cache_key(k));
+        assert_ne!(source("a").cache_key(k), source("a b").cache_key(k));
+        assert_eq!(source("a").cache_key(k).digest().len(), 16);
+    }
+
+    fn key() -> FingerprintKey {
+        FingerprintKey::new([7; 32])
+    }
+
+    #[test]
+    fn keys_fingerprint_the_secret_under_a_key() {
+        let creds = |s: &str| ClientCredentials::new("id", s).unwrap();
+        let p: crate::Provider = OAuth2::new("http://127.0.0.1:1/token", ClientAuth::Basic)
+            .unwrap()
+            .into();
+        let scopes = crate::Scopes::empty();
+        let at = |k: &FingerprintKey, s: &str| {
+            CacheKey::new(&p, "id", &k.fingerprint(&creds(s)), &scopes)
+        };
+        assert_eq!(at(&key(), "right"), at(&key(), "right"));
+        assert_ne!(at(&key(), "right"), at(&key(), "wrong"));
+        let other = FingerprintKey::new([8; 32]);
+        assert_ne!(at(&key(), "right"), at(&other, "right"));
+        let shown = at(&key(), "right").to_string();
+        assert!(!shown.contains("right"), "{shown}");
+        assert_eq!(format!("{:?}", key()), "FingerprintKey([redacted])");
+        assert!(FingerprintKey::from_slice(&[1; 31]).is_err());
     }
 
     #[test]
@@ -254,7 +344,7 @@ mod tests {
             .unwrap();
         a.handle_response(t.id, resp, now, wall);
         let token = a.token(now).unwrap();
-        let stored = StoredToken::new(&a.cache_key(), &token);
+        let stored = StoredToken::new(&a.cache_key(&key()), &token);
         assert!(!format!("{stored:?}").contains("tok-xyz"));
         let json = stored.to_json().unwrap();
         let back = StoredToken::from_json(&json).unwrap();
@@ -262,13 +352,15 @@ mod tests {
         assert!(!back.is_fresh(wall + Duration::from_secs(3601)));
 
         let mut b = source("read");
-        assert!(offer_stored(&mut b, back.clone(), now, wall).unwrap());
+        let kb = b.cache_key(&key());
+        assert!(offer_stored(&mut b, &kb, back.clone(), now, wall).unwrap());
         assert_eq!(
             b.token(now).unwrap().access_token().expose_secret(),
             "tok-xyz"
         );
         let mut c = source("write");
-        assert!(offer_stored(&mut c, back, now, wall).is_err());
+        let kc = c.cache_key(&key());
+        assert!(offer_stored(&mut c, &kc, back, now, wall).is_err());
         assert!(StoredToken::from_json(b"{\"key\":").is_err());
     }
 }

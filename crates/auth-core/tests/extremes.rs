@@ -322,14 +322,16 @@ fn run(policy: RefreshPolicy, seed: u64, actions: &[Action]) -> Result<(), TestC
             }
             Action::RoundTrip => {
                 if let Some(t) = w.source.token(w.now) {
-                    let json = StoredToken::new(&w.source.cache_key(), &t)
+                    let fp = auth_core::FingerprintKey::new([3; 32]);
+                    let json = StoredToken::new(&w.source.cache_key(&fp), &t)
                         .to_json()
                         .unwrap();
                     let entry = StoredToken::from_json(&json).unwrap();
                     let mut other = source(w.policy.clone(), seed ^ 1);
                     // A far-future expiry may come back as "unknown"; it
                     // must come back without a panic, and usable if taken.
-                    if offer_stored(&mut other, entry, w.now, w.wall()).unwrap() {
+                    let key = other.cache_key(&fp);
+                    if offer_stored(&mut other, &key, entry, w.now, w.wall()).unwrap() {
                         let back = other.token(w.now);
                         prop_assert!(back.is_some(), "a restored token not usable at once");
                     }

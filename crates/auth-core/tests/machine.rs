@@ -426,20 +426,28 @@ fn a_rejected_token_is_refused_from_a_store_and_ids_do_not_cross_machines() {
     assert!(!format!("{:?}", sim.source).contains("rejected-one"));
 }
 
+static KEY: std::sync::LazyLock<auth_core::FingerprintKey> =
+    std::sync::LazyLock::new(|| auth_core::FingerprintKey::new([3; 32]));
+
 #[test]
 fn a_restored_token_keeps_the_margin_of_its_whole_lifetime() {
     let mut sim = Sim::new(RefreshPolicy::default(), 17);
     sim.demand();
     sim.respond_ok("stored", HOUR);
-    let stored =
-        auth_core::StoredToken::new(&sim.source.cache_key(), &sim.source.token(sim.now).unwrap());
+    let stored = auth_core::StoredToken::new(
+        &sim.source.cache_key(&KEY),
+        &sim.source.token(sim.now).unwrap(),
+    );
     let json = stored.to_json().unwrap();
 
     // A new process 58 minutes later: 2 minutes left.
     let mut later = Sim::new(RefreshPolicy::default(), 18);
     let entry = auth_core::StoredToken::from_json(&json).unwrap();
     let wall = sim.wall() + secs(58 * 60);
-    assert!(auth_core::store::offer_stored(&mut later.source, entry, later.now, wall).unwrap());
+    let key = later.source.cache_key(&KEY);
+    assert!(
+        auth_core::store::offer_stored(&mut later.source, &key, entry, later.now, wall).unwrap()
+    );
     let t = later.source.token(later.now).unwrap();
     // The margin is min(30 s, 3600 s / 10) = 30 s, not a tenth of the 120 s left.
     assert_eq!(t.usable_until().unwrap() - later.now, secs(90));

@@ -118,7 +118,11 @@ const ID: &str = "client id";
 fn check(body: Vec<u8>, status: u16, secret: &str, token: &str) -> Result<(), TestCaseError> {
     let wall = UNIX_EPOCH + Duration::from_secs(1_795_371_943);
     let creds = ClientCredentials::new(ID, secret).unwrap();
-    let location = format!("https://x.invalid/{}?s={}", echo(secret, 1), echo(secret, 2));
+    let location = format!(
+        "https://x.invalid/{}?s={}",
+        echo(secret, 1),
+        echo(secret, 2)
+    );
     let response = http::Response::builder()
         .status(status)
         .header("location", location)
@@ -136,7 +140,10 @@ fn check(body: Vec<u8>, status: u16, secret: &str, token: &str) -> Result<(), Te
             let leak = leaks::leaked(&text, ID, secret);
             prop_assert!(leak.is_none(), "secret leaked as {leak:?}: {text}");
             prop_assert!(!text.contains(token), "token leaked: {text}");
-            prop_assert!(!text.chars().any(char::is_control), "control character: {text:?}");
+            prop_assert!(
+                !text.chars().any(char::is_control),
+                "control character: {text:?}"
+            );
         }
     }
     // Registration knows no secret beforehand; it must hide the one it was sent.
@@ -148,7 +155,10 @@ fn check(body: Vec<u8>, status: u16, secret: &str, token: &str) -> Result<(), Te
     if let (Err(e), Some(issued)) = (ov.parse_registration_response(&response, wall), issued) {
         let text = format!("{e} {e:?}");
         let leak = leaks::leaked(&text, "", &issued);
-        prop_assert!(leak.is_none(), "issued secret leaked from registration as {leak:?}: {text}");
+        prop_assert!(
+            leak.is_none(),
+            "issued secret leaked from registration as {leak:?}: {text}"
+        );
     }
     let _ = ov.parse_key_status_response(&response, wall);
     let _ = RateLimits::from_headers(response.headers(), wall);

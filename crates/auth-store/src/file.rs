@@ -6,9 +6,9 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use auth_core::{CacheKey, StoredToken};
+use auth_core::{CacheKey, FingerprintKey, StoredToken};
 
-use crate::private::{ensure_private_dir, read_private, remove, write_private};
+use crate::private::{create_private, ensure_private_dir, read_private, remove, write_private};
 use crate::Error;
 
 /// How long [`FileTokenStore::lock`] waits for another process by default.
@@ -21,10 +21,16 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(60);
 /// - [`lock`](Self::lock) takes an OS file lock (`flock`), which the kernel
 ///   releases when the holder exits, so a killed process cannot block the
 ///   others.
+///
+/// Cache keys fingerprint the client secret under a random key kept in
+/// `<dir>/tokens/fingerprint.key` (0600, made on first use), so a wrong
+/// secret never reads a token fetched with the right one, and a key seen
+/// in a file name or log cannot be used to test guesses of the secret.
 #[derive(Clone, Debug)]
 pub struct FileTokenStore {
     dir: PathBuf,
     lock_wait: Duration,
+    key: FingerprintKey,
 }
 
 /// Holds the fetch lock for one key until dropped.
@@ -49,9 +55,11 @@ impl FileTokenStore {
         ensure_private_dir(config_dir)?;
         let dir = config_dir.join("tokens");
         ensure_private_dir(&dir)?;
+        let key = fingerprint_key(&dir.join("fingerprint.key"))?;
         Ok(Self {
             dir,
             lock_wait: DEFAULT_LOCK_WAIT,
+            key,
         })
     }
 
@@ -213,6 +221,47 @@ impl auth_cell::TokenStore for FileTokenStore {
             .map(|guard| Some(Box::new(guard) as auth_cell::StoreLock))
             .map_err(store_error)
     }
+    fn fingerprint_key(&self) -> Option<FingerprintKey> {
+        Some(self.key.clone())
+    }
+}
+
+/// Reads the store's fingerprint key, making it on first use. A corrupt
+/// key file is replaced: entries made under the old key are then never
+/// read again (the cache starts over), which costs a fetch, not an error.
+fn fingerprint_key(path: &Path) -> Result<FingerprintKey, Error> {
+    let fresh = || -> Result<[u8; 32], Error> {
+        let mut bytes = [0u8; 32];
+        getrandom::getrandom(&mut bytes)
+            .map_err(|e| Error::io("drawing a random key for", path, std::io::Error::other(e.to_string())))?;
+        Ok(bytes)
+    };
+    // Twice: a process that loses the race to create the file reads the
+    // winner's key.
+    for _ in 0..2 {
+        match read_private(path)? {
+            Some(bytes) => match FingerprintKey::from_slice(&bytes) {
+                Ok(key) => return Ok(key),
+                Err(_) => {
+                    tracing::warn!(path = %path.display(), "the fingerprint key is corrupt; making a new one (cached tokens will be fetched again)");
+                    let bytes = fresh()?;
+                    write_private(path, &bytes)?;
+                    return Ok(FingerprintKey::new(bytes));
+                }
+            },
+            None => {
+                let bytes = fresh()?;
+                if create_private(path, &bytes)? {
+                    return Ok(FingerprintKey::new(bytes));
+                }
+            }
+        }
+    }
+    Err(Error::io(
+        "reading",
+        path,
+        std::io::Error::other("the key file keeps disappearing"),
+    ))
 }
 
 fn store_error(e: Error) -> auth_cell::Error {

@@ -127,6 +127,36 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     result
 }
 
+/// Creates `path` with `bytes` unless it exists: the bytes are written to
+/// a 0600 temporary file first and linked into place, so a reader never
+/// sees a partial file and of two processes racing, one wins. Returns
+/// whether this call created it.
+pub fn create_private(path: &Path, bytes: &[u8]) -> Result<bool, Error> {
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let tmp = dir.join(format!(
+        ".new.{}.{}.tmp",
+        std::process::id(),
+        unique_suffix()
+    ));
+    let result = (|| {
+        let mut f = create_0600(&tmp)?;
+        f.write_all(bytes)
+            .map_err(|e| Error::io("writing", &tmp, e))?;
+        f.sync_all().map_err(|e| Error::io("syncing", &tmp, e))?;
+        drop(f);
+        match fs::hard_link(&tmp, path) {
+            Ok(()) => {
+                sync_dir(dir);
+                Ok(true)
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(Error::io("creating", path, e)),
+        }
+    })();
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
 /// Removes a file; a missing one is fine.
 pub fn remove(path: &Path) -> Result<(), Error> {
     match fs::remove_file(path) {

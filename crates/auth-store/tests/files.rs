@@ -17,7 +17,26 @@ fn key(scope: &str) -> CacheKey {
     let p: Provider = OAuth2::new("http://127.0.0.1:9/token", ClientAuth::Basic)
         .unwrap()
         .into();
-    CacheKey::new(&p, "client", &Scopes::parse(scope).unwrap())
+    CacheKey::new(&p, "client", "f1f2", &Scopes::parse(scope).unwrap())
+}
+
+#[test]
+fn the_fingerprint_key_is_made_once_kept_private_and_replaced_when_corrupt() {
+    use auth_cell::TokenStore as _;
+    let dir = tempdir("fpkey");
+    let a = FileTokenStore::new(&dir).unwrap().fingerprint_key().unwrap();
+    let b = FileTokenStore::new(&dir).unwrap().fingerprint_key().unwrap();
+    assert_eq!(a.expose(), b.expose(), "two stores on one directory share the key");
+    let path = dir.join("tokens").join("fingerprint.key");
+    #[cfg(unix)]
+    assert_eq!(mode(&path), 0o600);
+    let other = FileTokenStore::new(&tempdir("fpkey-other")).unwrap();
+    assert_ne!(a.expose(), other.fingerprint_key().unwrap().expose());
+    // A corrupt key: a new one, no error (the cache starts over).
+    write_private(&path, b"short").unwrap();
+    let c = FileTokenStore::new(&dir).unwrap().fingerprint_key().unwrap();
+    assert_ne!(a.expose(), c.expose());
+    assert_eq!(read_private(&path).unwrap().unwrap().len(), 32);
 }
 
 fn entry(key: &CacheKey, token: &str) -> StoredToken {

@@ -96,6 +96,16 @@ fn works_without_a_profile_from_flags_and_the_environment() {
     // A profile and ad hoc flags do not mix.
     env.run_env(&[&args[..], &["--profile", "x"]].concat(), &vars)
         .fails(2);
+
+    // A wrong secret never reads the token cached with the right one: the
+    // cache key fingerprints the secret, so it asks the server, which says no.
+    let wrong = [
+        ("APIAUTH_CLIENT_ID", demo::OAUTH2_CLIENT_ID),
+        ("APIAUTH_CLIENT_SECRET", "wrong-secret"),
+    ];
+    let out = env.run_env(&args, &wrong).fails(3);
+    assert!(!out.stdout.contains(first.stdout.trim()), "{}", out.stdout);
+    assert_eq!(env.emu.counters().token_total(Scheme::Oauth2), 2);
 }
 
 #[test]

@@ -53,5 +53,7 @@ pub fn forms(id: &str, secret: &str) -> Vec<String> {
 
 /// The first form of `secret` found in `text`, if any.
 pub fn leaked(text: &str, id: &str, secret: &str) -> Option<String> {
-    forms(id, secret).into_iter().find(|f| text.contains(f.as_str()))
+    forms(id, secret)
+        .into_iter()
+        .find(|f| text.contains(f.as_str()))
 }
