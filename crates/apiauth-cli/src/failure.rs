@@ -118,6 +118,8 @@ pub(crate) fn from_core(error: &CoreError, cx: &Context) -> Failure {
                 ),
             _ => f(exit::OTHER).hint(o.code.hint()),
         },
+        CoreError::ScopeNotGranted { .. } => f(exit::SCOPE)
+            .hint("ask only for scopes this client is allowed (--scope), or change the client's scopes at the provider"),
         CoreError::InvalidScope { .. } => {
             f(exit::SCOPE).hint("ask only for scopes the provider allows (--scope)")
         }

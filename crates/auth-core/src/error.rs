@@ -94,6 +94,17 @@ pub enum Error {
         fields: Vec<FieldError>,
     },
 
+    /// The server issued a token for other scopes than those asked for
+    /// (fewer, or for Markable a different one). The token is not kept, so
+    /// it is never served, nor cached, under the scopes asked for.
+    #[error("the server granted scope `{granted}` when `{requested}` was asked; the token was not kept. Ask only for scopes this client is allowed, or fix the client's scopes at the provider")]
+    ScopeNotGranted {
+        /// The scopes asked for, canonical.
+        requested: String,
+        /// The scopes the server granted, canonical.
+        granted: String,
+    },
+
     /// A scope string that RFC 6749 §3.3 or the dialect does not allow.
     #[error("invalid scope `{scope}`: {reason}")]
     InvalidScope {

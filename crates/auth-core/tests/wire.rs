@@ -355,12 +355,23 @@ fn markable_responses_with_and_without_expiry() {
     );
     assert!(t.publishable);
 
-    // Asked for search, granted default: not publishable.
+    // Asked for search, granted default: refused, so it is neither
+    // published nor cached under the search key.
     let r = response(
         200,
         r#"{"data":{"access_token":"clienttoken123","scope":"default"}}"#,
     );
-    assert!(!parse(&p, &creds, &search, &r).unwrap().publishable);
+    let e = parse(&p, &creds, &search, &r).unwrap_err();
+    assert!(
+        matches!(&e, Error::ScopeNotGranted { requested, granted } if requested == "search" && granted == "default"),
+        "{e:?}"
+    );
+    assert!(
+        e.to_string()
+            .contains("granted scope `default` when `search` was asked"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("clienttoken123"));
 
     let r = response(200, r#"{"access_token":"clienttoken123"}"#);
     assert!(parse(&p, &creds, &search, &r).is_err());
@@ -371,6 +382,19 @@ fn markable_json_api_errors_are_typed() {
     let creds = ClientCredentials::new("client_id_1", "client_secret_1").unwrap();
     let p = Provider::from(Markable::new());
     let s: Scopes = "default".parse().unwrap();
+    // In a 200, the error's own status decides: a credentials error, not a
+    // malformed answer to retry.
+    let r = response(
+        200,
+        r#"{"errors":[{"status":"401","title":"Unauthorized","detail":"bad key"}]}"#,
+    );
+    let e = parse(&p, &creds, &s, &r).unwrap_err();
+    assert_eq!(
+        e.oauth_code(),
+        Some(&OAuthErrorCode::InvalidClient),
+        "{e:?}"
+    );
+    assert!(!e.is_retryable());
     let r = response(
         401,
         r#"{"errors":[{"status":401,"title":"Unauthorized","detail":"Invalid client credentials"}]}"#,
@@ -526,4 +550,25 @@ fn io_failures_are_sorted_by_whether_the_server_answered() {
     assert_eq!(K::from_io(Io::Other, false), K::Other);
     assert!(K::Protocol.is_retryable());
     assert_eq!(K::Protocol.to_string(), "invalid HTTP answer");
+}
+
+/// RFC 6749 §3.3 lets a server narrow the scopes; a narrower token is
+/// refused rather than served under the scopes asked for. A wider one, or
+/// none named, is fine.
+#[test]
+fn a_token_for_fewer_scopes_than_asked_is_refused() {
+    let creds = ClientCredentials::new("id", "secret").unwrap();
+    let p = Provider::from(OAuth2::new("https://as.example.com/token", ClientAuth::Basic).unwrap());
+    let asked: Scopes = "read write".parse().unwrap();
+    let with = |scope: &str| {
+        response(
+            200,
+            &format!(r#"{{"access_token":"t","token_type":"Bearer","expires_in":60{scope}}}"#),
+        )
+    };
+    let e = parse(&p, &creds, &asked, &with(r#","scope":"read""#)).unwrap_err();
+    assert!(matches!(e, Error::ScopeNotGranted { .. }), "{e:?}");
+    assert!(!e.is_retryable());
+    assert!(parse(&p, &creds, &asked, &with(r#","scope":"read write admin""#)).is_ok());
+    assert!(parse(&p, &creds, &asked, &with("")).is_ok());
 }

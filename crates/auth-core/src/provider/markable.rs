@@ -119,6 +119,13 @@ impl Markable {
             Err(e) => return Err(e),
         };
         if status.is_success() {
+            // JSON:API errors in a 200 are errors (each carries its own
+            // status), not a malformed token answer to retry.
+            if !obj.contains_key("data") {
+                if let Some(e) = api_errors(&obj, status, &redactor) {
+                    return Err(e);
+                }
+            }
             let Some(Value::Object(data)) = obj.get("data") else {
                 return Err(malformed(
                     response,
@@ -179,6 +186,17 @@ fn api_errors(
         description.push_str(&format!(" (and {} more)", errors.len() - 1));
     }
     let mentions_scope = description.to_ascii_lowercase().contains("scope");
+    // Each JSON:API error names its own status (a string); it says more
+    // than the HTTP status of a server that answers 200 to everything.
+    let status = first
+        .get("status")
+        .and_then(|s| {
+            let n = s.as_u64().and_then(|n| u16::try_from(n).ok());
+            n.or_else(|| s.as_str()?.parse().ok())
+        })
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .filter(|s| s.is_client_error() || s.is_server_error())
+        .unwrap_or(status);
     let code = match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => OAuthErrorCode::InvalidClient,
         _ if mentions_scope => OAuthErrorCode::InvalidScope,

@@ -78,11 +78,38 @@ impl Provider {
         response: &Response<Vec<u8>>,
         cx: ResponseContext<'_>,
     ) -> Result<TokenResponse, Error> {
-        match self {
+        let token = match self {
             Provider::OAuth2(p) => p.parse_token_response(response, cx),
             Provider::Openverse(p) => p.parse_token_response(response, cx),
             Provider::Markable(p) => p.parse_token_response(response, cx),
+        }?;
+        self.check_granted(&token, cx)?;
+        Ok(token)
+    }
+
+    /// Refuses a token granted for fewer scopes than asked (RFC 6749 §3.3
+    /// lets a server narrow them), or for Markable, for another scope than
+    /// asked: kept, it would be served and cached under the scopes asked
+    /// for, and every call needing them would fail until it expired.
+    fn check_granted(&self, token: &TokenResponse, cx: ResponseContext<'_>) -> Result<(), Error> {
+        let Some(granted) = &token.granted_scopes else {
+            return Ok(());
+        };
+        let asked = match self {
+            Provider::Markable(_) => Scopes::from(MarkableScope::from_scopes(cx.requested)?),
+            _ => cx.requested.clone(),
+        };
+        let differs = match self {
+            Provider::Markable(_) => *granted != asked,
+            _ => !asked.difference(granted).is_empty(),
+        };
+        if differs {
+            return Err(Error::ScopeNotGranted {
+                requested: asked.canonical(),
+                granted: cx.redactor().text(&granted.canonical()),
+            });
         }
+        Ok(())
     }
 
     /// Checks scopes against what the dialect allows, before any request.
