@@ -5,6 +5,7 @@
 
 use std::fmt::Display;
 
+use auth_core::redact::sanitize;
 use auth_core::{Error as CoreError, OAuthErrorCode, TransportErrorKind};
 
 use crate::exit;
@@ -49,9 +50,12 @@ impl Failure {
         if self.message.is_empty() {
             return;
         }
-        eprintln!("apiauth: {}", self.message);
+        // The terminal boundary: whatever a server managed to put in a
+        // message is shown, never obeyed (no escape sequences, no forged
+        // lines).
+        eprintln!("apiauth: {}", sanitize(&self.message));
         if let Some(hint) = &self.hint {
-            eprintln!("hint: {hint}");
+            eprintln!("hint: {}", sanitize(hint));
         }
     }
 }

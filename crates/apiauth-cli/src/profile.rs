@@ -361,6 +361,17 @@ impl Profiles {
         Ok(path)
     }
 
+    /// The configuration directory the profiles live in.
+    pub fn config(&self) -> &Path {
+        &self.config
+    }
+
+    /// Creates the profiles directory (0700) if missing.
+    pub fn ensure_dir(&self) -> Result<(), String> {
+        auth_store::ensure_private_dir(&self.config).map_err(|e| e.to_string())?;
+        auth_store::ensure_private_dir(&self.dir).map_err(|e| e.to_string())
+    }
+
     /// Deletes a profile; `false` if there was none.
     pub fn remove(&self, name: &str) -> Result<bool, Failure> {
         check_name(name)?;

@@ -105,6 +105,19 @@ pub enum Error {
         granted: String,
     },
 
+    /// The server registered the client (it answered with success), but
+    /// its answer cannot be used as is: a `client_id` with a control
+    /// character, an empty field. Registering again would make another
+    /// client, so what the server sent is kept in [`sent`](Self::RegistrationIncomplete::sent)
+    /// (the secret never shown) for the caller to save.
+    #[error("the server registered the client, but its answer is unusable: {reason}. Registering again would make another client: keep what it sent (the secret is never shown) and ask the server's operators to fix the answer")]
+    RegistrationIncomplete {
+        /// What is wrong with the answer.
+        reason: String,
+        /// What the server sent, as sent.
+        sent: Box<SentCredentials>,
+    },
+
     /// A scope string that RFC 6749 §3.3 or the dialect does not allow.
     #[error("invalid scope `{scope}`: {reason}")]
     InvalidScope {
@@ -456,5 +469,41 @@ mod tests {
             detail: String::new()
         }
         .is_retryable());
+    }
+}
+
+/// The credentials an unusable registration answer carried, kept so they
+/// are not lost. `Debug` shows the id escaped and hides the secret.
+#[derive(Clone)]
+pub struct SentCredentials {
+    /// The `client_id` as the server sent it (it may hold control
+    /// characters: escape it before showing it).
+    pub client_id: String,
+    /// The `client_secret`, if the server sent one.
+    pub client_secret: Option<crate::ClientSecret>,
+}
+
+impl PartialEq for SentCredentials {
+    fn eq(&self, other: &Self) -> bool {
+        let secret = |s: &Self| {
+            s.client_secret
+                .as_ref()
+                .map(|c| c.expose_secret().to_owned())
+        };
+        self.client_id == other.client_id && secret(self) == secret(other)
+    }
+}
+
+impl Eq for SentCredentials {}
+
+impl fmt::Debug for SentCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SentCredentials")
+            .field("client_id", &crate::redact::sanitize(&self.client_id))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
+            .finish()
     }
 }

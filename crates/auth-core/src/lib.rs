@@ -99,7 +99,9 @@ pub mod wire;
 
 pub use api::{classify_api_response, ApiOutcome, RejectionPolicy};
 pub use credentials::ClientCredentials;
-pub use error::{Error, FieldError, OAuthError, OAuthErrorCode, TransportErrorKind};
+pub use error::{
+    Error, FieldError, OAuthError, OAuthErrorCode, SentCredentials, TransportErrorKind,
+};
 pub use machine::{Event, Phase, RefreshPolicy, RequestId, TokenSource, Transmit};
 pub use provider::openverse::{KeyStatus, RateLimit, RateLimits, RegisteredClient, Registration};
 pub use provider::{ClientAuth, Markable, OAuth2, Openverse, Provider, ResponseContext};

