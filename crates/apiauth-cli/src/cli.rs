@@ -25,6 +25,19 @@ pub(crate) struct Cli {
     )]
     pub profile: Option<String>,
 
+    /// Longest a command that talks to a server may take, retries
+    /// included, in seconds (prompts are not counted)
+    #[arg(
+        long,
+        global = true,
+        value_name = "SECONDS",
+        env = "APIAUTH_TIMEOUT",
+        default_value_t = crate::deadline::DEFAULT_SECONDS,
+        value_parser = clap::value_parser!(u64).range(1..=86_400),
+        help_heading = "Global options"
+    )]
+    pub timeout: u64,
+
     /// Log each step on stderr (never secrets)
     #[arg(short, long, global = true, help_heading = "Global options")]
     pub verbose: bool,

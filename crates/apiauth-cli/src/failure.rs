@@ -129,7 +129,10 @@ pub(crate) fn from_core(error: &CoreError, cx: &Context) -> Failure {
         }
         CoreError::RateLimited { retry_after, .. } => {
             let hint = match retry_after {
-                Some(d) => format!("the server asks to wait {} s; try again then", d.as_secs()),
+                Some(d) => format!(
+                    "the server asks to wait {}; try again then",
+                    auth_core::describe_wait(*d)
+                ),
                 None => "wait a while before trying again".to_owned(),
             };
             f(exit::RATE_LIMITED).hint(hint)

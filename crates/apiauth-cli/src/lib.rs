@@ -31,6 +31,7 @@ use std::process::ExitCode;
 
 mod cli;
 mod commands;
+mod deadline;
 mod failure;
 mod logging;
 mod profile;
@@ -44,6 +45,7 @@ pub mod exit;
 /// a `hint: …` line; nothing printed ever holds a client secret.
 #[must_use]
 pub fn main() -> ExitCode {
+    deadline::watch();
     ExitCode::from(run(std::env::args_os()))
 }
 

@@ -119,8 +119,17 @@ impl Target {
     pub fn builder(&self, store: &FileTokenStore) -> Result<TokenProviderBuilder, Failure> {
         let cx = self.context();
         let credentials = self.profile.credentials().map_err(|e| from_core(&e, &cx))?;
+        // Every request bound cut to the command's limit (see `deadline`).
+        // The wait limit keeps the watchdog's grace on top, so the request
+        // this process sends always fits in it and runs on this thread: a
+        // request handed to a background thread would die, unsaved, when
+        // the command exits.
+        let (left, _) = crate::deadline::left();
         Ok(TokenProvider::builder(self.provider()?, credentials)
             .policy(policy())
+            .wait_limit(left + crate::deadline::GRACE)
+            .timeout(left.min(auth_ureq::DEFAULT_TIMEOUT))
+            .connect_timeout(left.min(auth_ureq::DEFAULT_CONNECT_TIMEOUT))
             .store(Arc::new(store.clone())))
     }
 
@@ -184,18 +193,5 @@ pub(crate) fn token_with_min_valid(
     } else {
         token
     };
-    warn_missing_scopes(&token);
     Ok(token)
-}
-
-/// A server may grant less than was asked; calls needing the rest will
-/// fail later, so say it now (on stderr: stdout is the token's).
-fn warn_missing_scopes(token: &Token) {
-    let missing = token.missing_scopes();
-    if !missing.is_empty() {
-        eprintln!(
-            "apiauth: warning: the server did not grant `{missing}` (granted: `{}`)",
-            token.granted_scopes()
-        );
-    }
 }

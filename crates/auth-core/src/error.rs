@@ -78,7 +78,8 @@ pub enum Error {
 
     /// The server issued a token of a type other than Bearer (RFC 6750).
     #[error(
-        "the server issued a `{token_type}` token; apiauth can only send Bearer tokens (RFC 6750)"
+        "the server issued a {}; apiauth can only send Bearer tokens (RFC 6750)",
+        TokenTypeName(token_type)
     )]
     UnsupportedTokenType {
         /// The `token_type` the server sent (redacted if it held a secret).
@@ -383,8 +384,34 @@ struct RetryHint(Option<Duration>);
 impl fmt::Display for RetryHint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(d) => write!(f, "; retry after {} s", d.as_secs_f64().ceil()),
+            Some(d) => write!(f, "; retry after {}", describe_wait(d)),
             None => Ok(()),
+        }
+    }
+}
+
+/// A wait a server asked for, in words a person reads at a glance: `45 s`,
+/// `12 min`, `3 h`, `2 days`; beyond a year, said to look wrong.
+#[must_use]
+pub fn describe_wait(d: Duration) -> String {
+    let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    match s {
+        0..=119 => format!("{s} s"),
+        120..=7_199 => format!("{} min", s.div_ceil(60)),
+        7_200..=172_799 => format!("{} h", s.div_ceil(3_600)),
+        172_800..=31_536_000 => format!("{} days", s.div_ceil(86_400)),
+        _ => "more than a year (the server's Retry-After looks wrong)".to_owned(),
+    }
+}
+
+struct TokenTypeName<'a>(&'a str);
+
+impl fmt::Display for TokenTypeName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("token with an empty `token_type`")
+        } else {
+            write!(f, "`{}` token", self.0)
         }
     }
 }

@@ -100,7 +100,8 @@ pub mod wire;
 pub use api::{classify_api_response, ApiOutcome, RejectionPolicy};
 pub use credentials::ClientCredentials;
 pub use error::{
-    Error, FieldError, OAuthError, OAuthErrorCode, SentCredentials, TransportErrorKind,
+    describe_wait, Error, FieldError, OAuthError, OAuthErrorCode, SentCredentials,
+    TransportErrorKind,
 };
 pub use machine::{Event, Phase, RefreshPolicy, RequestId, TokenSource, Transmit};
 pub use provider::openverse::{KeyStatus, RateLimit, RateLimits, RegisteredClient, Registration};

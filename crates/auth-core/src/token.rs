@@ -239,8 +239,10 @@ impl Token {
         &self.granted
     }
 
-    /// Requested scopes the server did not grant. Non-empty means calls that
-    /// need them will fail: surface it, don't hide it.
+    /// Requested scopes the server did not grant. Always empty for a token
+    /// from a token endpoint (such a token is refused with
+    /// [`Error::ScopeNotGranted`](crate::Error::ScopeNotGranted)); kept for
+    /// tokens built by hand.
     #[must_use]
     pub fn missing_scopes(&self) -> Scopes {
         self.requested.difference(&self.granted)

@@ -611,3 +611,16 @@ fn registration_answers_are_shown_safely_and_never_lost() {
     assert!(!shown.contains(secret) && !shown.contains('\n'), "{shown}");
     assert!(shown.contains("registered the client"), "{shown}");
 }
+
+#[test]
+fn waits_and_token_types_read_well() {
+    use auth_core::describe_wait;
+    assert_eq!(describe_wait(Duration::from_secs(45)), "45 s");
+    assert_eq!(describe_wait(Duration::from_millis(1500)), "2 s");
+    assert_eq!(describe_wait(Duration::from_secs(3600)), "60 min");
+    assert_eq!(describe_wait(Duration::from_secs(86_400)), "24 h");
+    assert_eq!(describe_wait(Duration::from_secs(3 * 86_400)), "3 days");
+    assert!(describe_wait(Duration::from_secs(99_999_999_999)).contains("looks wrong"));
+    let e = auth_core::TokenType::parse("").unwrap_err();
+    assert!(e.to_string().contains("empty `token_type`"), "{e}");
+}

@@ -56,6 +56,7 @@ impl FileTokenStore {
         let dir = config_dir.join("tokens");
         ensure_private_dir(&dir)?;
         let key = fingerprint_key(&dir.join("fingerprint.key"))?;
+        sweep_stale_temporaries(&dir);
         Ok(Self {
             dir,
             lock_wait: DEFAULT_LOCK_WAIT,
@@ -226,14 +227,45 @@ impl auth_cell::TokenStore for FileTokenStore {
     }
 }
 
+/// Removes temporary files a killed writer left behind (an atomic write
+/// that never reached its rename). Only old ones: a young one may belong
+/// to a write in progress. Best effort.
+fn sweep_stale_temporaries(dir: &Path) {
+    const STALE: Duration = Duration::from_secs(600);
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with('.') && name.ends_with(".tmp")) {
+            continue;
+        }
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE);
+        if old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Reads the store's fingerprint key, making it on first use. A corrupt
 /// key file is replaced: entries made under the old key are then never
 /// read again (the cache starts over), which costs a fetch, not an error.
 fn fingerprint_key(path: &Path) -> Result<FingerprintKey, Error> {
     let fresh = || -> Result<[u8; 32], Error> {
         let mut bytes = [0u8; 32];
-        getrandom::getrandom(&mut bytes)
-            .map_err(|e| Error::io("drawing a random key for", path, std::io::Error::other(e.to_string())))?;
+        getrandom::getrandom(&mut bytes).map_err(|e| {
+            Error::io(
+                "drawing a random key for",
+                path,
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
         Ok(bytes)
     };
     // Twice: a process that loses the race to create the file reads the

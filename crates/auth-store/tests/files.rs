@@ -24,9 +24,19 @@ fn key(scope: &str) -> CacheKey {
 fn the_fingerprint_key_is_made_once_kept_private_and_replaced_when_corrupt() {
     use auth_cell::TokenStore as _;
     let dir = tempdir("fpkey");
-    let a = FileTokenStore::new(&dir).unwrap().fingerprint_key().unwrap();
-    let b = FileTokenStore::new(&dir).unwrap().fingerprint_key().unwrap();
-    assert_eq!(a.expose(), b.expose(), "two stores on one directory share the key");
+    let a = FileTokenStore::new(&dir)
+        .unwrap()
+        .fingerprint_key()
+        .unwrap();
+    let b = FileTokenStore::new(&dir)
+        .unwrap()
+        .fingerprint_key()
+        .unwrap();
+    assert_eq!(
+        a.expose(),
+        b.expose(),
+        "two stores on one directory share the key"
+    );
     let path = dir.join("tokens").join("fingerprint.key");
     #[cfg(unix)]
     assert_eq!(mode(&path), 0o600);
@@ -34,7 +44,10 @@ fn the_fingerprint_key_is_made_once_kept_private_and_replaced_when_corrupt() {
     assert_ne!(a.expose(), other.fingerprint_key().unwrap().expose());
     // A corrupt key: a new one, no error (the cache starts over).
     write_private(&path, b"short").unwrap();
-    let c = FileTokenStore::new(&dir).unwrap().fingerprint_key().unwrap();
+    let c = FileTokenStore::new(&dir)
+        .unwrap()
+        .fingerprint_key()
+        .unwrap();
     assert_ne!(a.expose(), c.expose());
     assert_eq!(read_private(&path).unwrap().unwrap().len(), 32);
 }
@@ -195,4 +208,26 @@ fn a_writer_killed_mid_write_leaves_the_old_or_the_new_file() {
         );
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn temporaries_a_killed_writer_left_are_swept_when_old() {
+    let dir = tempdir("sweep");
+    let tokens = dir.join("tokens");
+    FileTokenStore::new(&dir).unwrap();
+    let old = tokens.join(".abc.json.1.0.tmp");
+    let young = tokens.join(".abc.json.2.0.tmp");
+    for p in [&old, &young] {
+        std::fs::write(p, b"partial").unwrap();
+    }
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    FileTokenStore::new(&dir).unwrap();
+    assert!(!old.exists(), "an hour-old temporary is litter");
+    assert!(young.exists(), "a young one may be a write in progress");
 }

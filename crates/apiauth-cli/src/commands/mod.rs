@@ -17,6 +17,17 @@ mod token;
 
 pub(crate) fn dispatch(cli: Cli) -> Result<(), Failure> {
     let profile = cli.profile.as_deref();
+    let limit = std::time::Duration::from_secs(cli.timeout);
+    if matches!(
+        cli.command,
+        Command::Register(_)
+            | Command::Token(_)
+            | Command::Status(_)
+            | Command::Request(_)
+            | Command::PublishToken(_)
+    ) {
+        crate::deadline::start(limit);
+    }
     match cli.command {
         Command::Register(args) => register::run(profile, &args),
         Command::Profile(cmd) => profile::run(profile, cmd),

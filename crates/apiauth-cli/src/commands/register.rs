@@ -36,7 +36,13 @@ pub(crate) fn run(profile: Option<&str>, args: &RegisterArgs) -> Result<(), Fail
     };
     let openverse = Openverse::with_base(&base).map_err(|e| from_core(&e, &cx))?;
     let registration = Registration::new(&args.name, &args.description, &args.email);
-    let client = match auth_ureq::register(&openverse, &registration) {
+    let (left, _) = crate::deadline::left();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(left))
+        .timeout_connect(Some(left.min(auth_ureq::DEFAULT_CONNECT_TIMEOUT)))
+        .build()
+        .into();
+    let client = match auth_ureq::register_with_agent(&agent, &openverse, &registration) {
         Ok(client) => client,
         Err(auth_ureq::Error::Auth(auth_core::Error::RegistrationIncomplete { reason, sent })) => {
             return Err(keep_sent(&profiles, &name, &reason, &sent));

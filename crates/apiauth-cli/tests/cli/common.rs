@@ -19,6 +19,7 @@ const AMBIENT: &[&str] = &[
     "APIAUTH_CLIENT_ID",
     "APIAUTH_CLIENT_SECRET",
     "APIAUTH_CONFIG_DIR",
+    "APIAUTH_TIMEOUT",
 ];
 
 pub struct Env {

@@ -53,7 +53,7 @@ fn rate_limited_exits_5_at_once() {
         "a long Retry-After is not waited out"
     );
     assert!(out.stderr.contains("429"), "{}", out.stderr);
-    assert!(out.stderr.contains("3600 s"), "{}", out.stderr);
+    assert!(out.stderr.contains("60 min"), "{}", out.stderr);
 }
 
 #[test]
@@ -73,6 +73,69 @@ fn server_errors_exit_7_after_the_retries() {
     assert!(out.stderr.contains("503"), "{}", out.stderr);
     // The default policy retries twice while the caller waits.
     assert_eq!(env.emu.counters().token_total(Scheme::Oauth2), 3);
+}
+
+/// A token endpoint that accepts and never answers, or trickles a byte at
+/// a time: the command ends within its `--timeout` (plus the watchdog's
+/// grace), exit 6, never the 90 s of three 30 s attempts.
+#[test]
+fn a_silent_or_trickling_server_ends_within_the_timeout() {
+    use std::io::{Read as _, Write as _};
+    let env = Env::new();
+    for trickle in [false, true] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { return };
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    let _ = s.read(&mut buf);
+                    if trickle {
+                        for b in b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n{"
+                            .iter()
+                            .cycle()
+                        {
+                            if s.write_all(&[*b]).is_err() {
+                                return;
+                            }
+                            std::thread::sleep(std::time::Duration::from_millis(300));
+                        }
+                    } else {
+                        std::thread::sleep(std::time::Duration::from_secs(60));
+                    }
+                });
+            }
+        });
+        let url = format!("http://127.0.0.1:{port}/token");
+        let started = std::time::Instant::now();
+        let out = env
+            .run_env(
+                &[
+                    "token",
+                    "--timeout",
+                    "2",
+                    "--provider",
+                    "oauth2",
+                    "--token-url",
+                    &url,
+                ],
+                &[
+                    ("APIAUTH_CLIENT_ID", "id"),
+                    ("APIAUTH_CLIENT_SECRET", "slow-secret"),
+                ],
+            )
+            .fails(6)
+            .hinted();
+        let took = started.elapsed();
+        // The limit plus the watchdog's grace, and slack for a loaded machine.
+        assert!(
+            took < std::time::Duration::from_secs(12),
+            "took {took:?}: {}",
+            out.stderr
+        );
+        assert!(!out.all().contains("slow-secret"));
+    }
 }
 
 #[test]

@@ -124,18 +124,20 @@ fn openverse_requests_show_rate_limit_headers_and_survive_a_rejected_token() {
     let v: serde_json::Value = serde_json::from_str(body).unwrap();
     assert_eq!(v["result_count"], 3);
 
-    // Openverse grants its own scope set: a scope it left out is reported.
+    // Openverse grants its own scope set: a token without a scope asked
+    // for is refused (exit 4), never printed nor cached under `admin`.
     let partial = env
         .run(&["token", "--profile", "ov", "--scope", "admin"])
-        .ok();
+        .fails(4)
+        .hinted();
     assert!(
         partial
             .stderr
-            .contains("warning: the server did not grant `admin`"),
+            .contains("granted scope `groups read write` when `admin` was asked"),
         "{}",
         partial.stderr
     );
-    assert!(!partial.stdout.contains(' '), "{}", partial.stdout);
+    assert!(partial.stdout.is_empty(), "{}", partial.stdout);
 
     // The API forgets every token: the cached one gets a 401, a new one
     // is fetched and the request repeated once.
