@@ -125,7 +125,17 @@ impl Target {
         // request handed to a background thread would die, unsaved, when
         // the command exits.
         let (left, _) = crate::deadline::left();
+        // API calls follow no redirect: a 3xx comes back as an answer the
+        // `request` command reports as the configuration error it is.
+        let api: ureq::Agent = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .timeout_global(Some(left.min(auth_ureq::DEFAULT_TIMEOUT)))
+            .timeout_connect(Some(left.min(auth_ureq::DEFAULT_CONNECT_TIMEOUT)))
+            .build()
+            .into();
         Ok(TokenProvider::builder(self.provider()?, credentials)
+            .api_client(api)
             .policy(policy())
             .wait_limit(left + crate::deadline::GRACE)
             .timeout(left.min(auth_ureq::DEFAULT_TIMEOUT))

@@ -145,8 +145,21 @@ fn print(response: &Response<Vec<u8>>, include: bool) -> Result<(), Failure> {
 /// Success and redirects are fine; errors get the exit code of their kind.
 fn check_status(response: &Response<Vec<u8>>) -> Result<(), Failure> {
     let status = response.status();
-    if status.is_success() || status.is_redirection() || status.is_informational() {
+    if status.is_success() || status.is_informational() {
         return Ok(());
+    }
+    if status.is_redirection() {
+        let to = response.headers().get(http::header::LOCATION).map_or_else(
+            || "nowhere (no Location)".to_owned(),
+            |l| auth_core::redact::Redactor::default().location(l.as_bytes()),
+        );
+        return Err(Failure::usage(format!(
+            "the API answered HTTP {} redirecting to {to}",
+            status.as_u16()
+        ))
+        .hint(
+            "apiauth follows no redirect with a token: call the final URL (retrying will not help)",
+        ));
     }
     let message = format!(
         "the API answered HTTP {} {}",

@@ -12,6 +12,31 @@ use crate::failure::{from_ureq, Failure};
 use crate::profile::Kind;
 use crate::target::Target;
 
+/// A key-status failure, named after the endpoint that answered.
+fn key_status_failure(
+    tokens: &auth_ureq::TokenProvider,
+    target: &Target,
+    e: &auth_ureq::Error,
+) -> Failure {
+    let url = tokens
+        .cell()
+        .openverse()
+        .map(|o| o.key_status_url().to_string())
+        .unwrap_or_default();
+    if let auth_ureq::Error::Auth(auth_core::Error::UnexpectedStatus { status, .. }) = e {
+        if matches!(status.as_u16(), 401 | 403) {
+            return Failure::new(
+                crate::exit::CREDENTIALS,
+                format!("the key-status endpoint `{url}` refused a fresh token (HTTP {status})"),
+            )
+            .hint("the key may be revoked; the token endpoint still issues tokens, so check the key with the provider");
+        }
+    }
+    let mut cx = target.context();
+    cx.endpoint = Some(url);
+    from_ureq(e, &cx)
+}
+
 pub(crate) fn run(profile: Option<&str>, args: &StatusArgs) -> Result<(), Failure> {
     let target = Target::resolve(profile, &args.endpoint, &args.scopes.scopes)?;
     let store = target.store()?;
@@ -35,12 +60,18 @@ pub(crate) fn run(profile: Option<&str>, args: &StatusArgs) -> Result<(), Failur
     if target.profile.provider != Kind::Openverse {
         return print_line(&lines.join("\n"));
     }
-    // Print what is known locally even when the key status fails.
+    // Print what is known locally even when the key status fails, and
+    // blame the endpoint that answered: the token endpoint for the token,
+    // the key-status endpoint for the rest.
+    if let Err(e) = tokens.token() {
+        print_line(&lines.join("\n"))?;
+        return Err(from_ureq(&e, &target.context()));
+    }
     let status = match tokens.key_status() {
         Ok(status) => status,
         Err(e) => {
             print_line(&lines.join("\n"))?;
-            return Err(from_ureq(&e, &target.context()));
+            return Err(key_status_failure(&tokens, &target, &e));
         }
     };
     let mut add = |k: &str, v: String| lines.push(format!("{k:14} {v}"));

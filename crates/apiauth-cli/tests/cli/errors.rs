@@ -207,4 +207,26 @@ fn api_errors_of_request_have_their_codes() {
     env.run(&["request", "--profile", "ci", "http://api.example.com/items"])
         .fails(2)
         .hinted();
+    // A redirect on an API call (a 307 here) is a configuration
+    // error, not a network failure to retry; the token never follows it.
+    env.emu
+        .add_fault(FaultPlan::next(
+            Endpoint::Oauth2Resource,
+            Fault::Redirect { status: 307 },
+            1,
+        ))
+        .unwrap();
+    let url = env.url("/oauth2/resource?q=1");
+    let moved = env
+        .run(&["request", "--profile", "ci", &url])
+        .fails(2)
+        .hinted();
+    assert!(
+        moved.stderr.contains(
+            "HTTP 307 redirecting to http://evil.example.invalid/oauth2/resource (query withheld)"
+        ),
+        "{}",
+        moved.stderr
+    );
+    assert!(moved.stderr.contains("final URL"), "{}", moved.stderr);
 }

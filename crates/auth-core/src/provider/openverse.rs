@@ -111,6 +111,12 @@ impl Openverse {
         &self.token_url
     }
 
+    /// `{base}/v1/rate_limit/`, where a key's standing is read.
+    #[must_use]
+    pub fn key_status_url(&self) -> &Uri {
+        &self.key_status_url
+    }
+
     /// The token request: RFC 6749 client credentials with the id and
     /// secret in the form body, in the order the seed's curl example uses.
     pub fn token_request(
