@@ -104,7 +104,9 @@ pub use error::{
     TransportErrorKind,
 };
 pub use machine::{Event, Phase, RefreshPolicy, RequestId, TokenSource, Transmit};
-pub use provider::openverse::{KeyStatus, RateLimit, RateLimits, RegisteredClient, Registration};
+pub use provider::openverse::{
+    KeyStatus, RateLimit, RateLimits, RegisteredClient, Registration, Routes,
+};
 pub use provider::{ClientAuth, Markable, OAuth2, Openverse, Provider, ResponseContext};
 pub use scope::{MarkableScope, Scope, Scopes};
 pub use secret::{AccessToken, ClientSecret};

@@ -624,3 +624,69 @@ fn waits_and_token_types_read_well() {
     let e = auth_core::TokenType::parse("").unwrap_err();
     assert!(e.to_string().contains("empty `token_type`"), "{e}");
 }
+
+/// Markable sends millisecond timestamps; read as seconds they would mean
+/// a token that never expires.
+#[test]
+fn millisecond_expiries_are_read_as_milliseconds() {
+    let creds = ClientCredentials::new("client_id_1", "client_secret_1").unwrap();
+    let p = Provider::from(Markable::new());
+    let search: Scopes = "search".parse().unwrap();
+    let at_ms = (wall() + Duration::from_secs(3600))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    for expires in [at_ms.to_string(), "\"2026-11-22T19:25:43.000Z\"".to_owned()] {
+        let body = format!(
+            r#"{{"data":{{"user_id":"u1","client_id":"client_id_1","scope":"search","created_at":1795371943000,"type":"Token","updated_at":1795371943000,"access_token":"t","expires_at":{expires}}}}}"#
+        );
+        let t = parse(&p, &creds, &search, &response(200, &body)).unwrap();
+        assert_eq!(
+            t.lifetime,
+            Lifetime::ExpiresAt(wall() + Duration::from_secs(3600)),
+            "{expires}"
+        );
+    }
+}
+
+/// The seed's CC Catalog API routes registration and key status without
+/// the slash (`cccatalog/urls.py`); today's Openverse with it.
+#[test]
+fn each_preset_uses_its_servers_exact_paths() {
+    let cc = Openverse::cc_catalog();
+    assert_eq!(
+        cc.token_url().to_string(),
+        "https://api.creativecommons.engineering/v1/auth_tokens/token/"
+    );
+    let creds = ClientCredentials::new(SEED_ID, SEED_SECRET).unwrap();
+    let reg = cc
+        .register_request(&auth_core::Registration::new("n", "d", "e@example.org"))
+        .unwrap();
+    assert_eq!(
+        reg.uri(),
+        "https://api.creativecommons.engineering/v1/auth_tokens/register"
+    );
+    assert_eq!(
+        cc.key_status_url().to_string(),
+        "https://api.creativecommons.engineering/v1/rate_limit"
+    );
+    let ov = Openverse::openverse_org();
+    assert_eq!(
+        ov.key_status_url().to_string(),
+        "https://api.openverse.org/v1/rate_limit/"
+    );
+    let reg = ov
+        .register_request(&auth_core::Registration::new("n", "d", "e@example.org"))
+        .unwrap();
+    assert_eq!(
+        reg.uri(),
+        "https://api.openverse.org/v1/auth_tokens/register/"
+    );
+    let local =
+        Openverse::with_routes("http://127.0.0.1:9/", auth_core::Routes::CcCatalog).unwrap();
+    assert_eq!(
+        local.key_status_url().to_string(),
+        "http://127.0.0.1:9/v1/rate_limit"
+    );
+    let _ = creds;
+}

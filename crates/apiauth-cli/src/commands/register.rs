@@ -4,7 +4,7 @@
 
 use auth_core::provider::openverse::{CC_CATALOG_BASE, OPENVERSE_BASE};
 use auth_core::redact::sanitize;
-use auth_core::{Openverse, Registration, SentCredentials};
+use auth_core::{Openverse, Registration, Routes, SentCredentials};
 
 use super::print_line;
 use crate::cli::{RegisterArgs, RegisterProvider};
@@ -34,7 +34,12 @@ pub(crate) fn run(profile: Option<&str>, args: &RegisterArgs) -> Result<(), Fail
         profile: Some(name.clone()),
         endpoint: Some(base.clone()),
     };
-    let openverse = Openverse::with_base(&base).map_err(|e| from_core(&e, &cx))?;
+    // Each generation of the server routes registration its own way.
+    let routes = match args.provider {
+        RegisterProvider::Openverse => Routes::Openverse,
+        RegisterProvider::CcCatalog => Routes::CcCatalog,
+    };
+    let openverse = Openverse::with_routes(&base, routes).map_err(|e| from_core(&e, &cx))?;
     let registration = Registration::new(&args.name, &args.description, &args.email);
     let (left, _) = crate::deadline::left();
     let agent: ureq::Agent = ureq::Agent::config_builder()

@@ -126,7 +126,12 @@ fn expires_in(v: &Value, redactor: &Redactor<'_>) -> Result<Lifetime, String> {
     })
 }
 
-/// `expires_at`: ISO 8601 (Markable), or Unix seconds (seen elsewhere).
+/// Unix times at or above this are milliseconds: as seconds they would be
+/// past the year 5000, and Markable's timestamps are milliseconds.
+const MILLIS_FROM: u64 = 100_000_000_000;
+
+/// `expires_at`: ISO 8601 (Markable), or Unix seconds or milliseconds
+/// (seen elsewhere; told apart by size, see [`MILLIS_FROM`]).
 fn expires_at(v: &Value, redactor: &Redactor<'_>) -> Result<Lifetime, String> {
     match v {
         Value::String(s) => parse_iso8601(s).map(Lifetime::ExpiresAt).ok_or_else(|| {
@@ -137,7 +142,14 @@ fn expires_at(v: &Value, redactor: &Redactor<'_>) -> Result<Lifetime, String> {
         }),
         Value::Number(n) => n
             .as_u64()
-            .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)))
+            .map(|n| {
+                if n >= MILLIS_FROM {
+                    Duration::from_millis(n)
+                } else {
+                    Duration::from_secs(n)
+                }
+            })
+            .and_then(|d| UNIX_EPOCH.checked_add(d))
             .map(Lifetime::ExpiresAt)
             .ok_or_else(|| format!("expires_at is not a usable Unix time ({n})")),
         _ => Err("expires_at is neither a string nor a number".into()),

@@ -29,9 +29,36 @@ pub const CC_CATALOG_BASE: &str = "https://api.creativecommons.engineering";
 /// Where the same API lives today.
 pub const OPENVERSE_BASE: &str = "https://api.openverse.org";
 
-const TOKEN_PATH: &str = "/v1/auth_tokens/token/";
-const REGISTER_PATH: &str = "/v1/auth_tokens/register/";
-const KEY_STATUS_PATH: &str = "/v1/rate_limit/";
+/// Where each endpoint lives, as the two generations of the server route
+/// them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Routes {
+    /// Today's Openverse (`api/conf/urls/auth_tokens.py`): every route
+    /// ends in a slash; the slash-less form gets a 301, which a POST
+    /// must not follow.
+    Openverse,
+    /// The seed's CC Catalog API (`cccatalog/urls.py`): registration and
+    /// key status without the slash, the token endpoint (from
+    /// django-oauth-toolkit's URLs) with it.
+    CcCatalog,
+}
+
+impl Routes {
+    fn paths(self) -> [&'static str; 3] {
+        match self {
+            Routes::Openverse => [
+                "/v1/auth_tokens/token/",
+                "/v1/auth_tokens/register/",
+                "/v1/rate_limit/",
+            ],
+            Routes::CcCatalog => [
+                "/v1/auth_tokens/token/",
+                "/v1/auth_tokens/register",
+                "/v1/rate_limit",
+            ],
+        }
+    }
+}
 
 /// A CC Catalog / Openverse deployment.
 ///
@@ -54,16 +81,17 @@ impl Openverse {
     /// The deployment the seed names, `https://api.creativecommons.engineering`.
     #[must_use]
     pub fn cc_catalog() -> Self {
-        Self::preset(CC_CATALOG_BASE)
+        Self::preset(CC_CATALOG_BASE, Routes::CcCatalog)
     }
 
     /// Today's deployment, `https://api.openverse.org`.
     #[must_use]
     pub fn openverse_org() -> Self {
-        Self::preset(OPENVERSE_BASE)
+        Self::preset(OPENVERSE_BASE, Routes::Openverse)
     }
 
-    fn preset(base: &'static str) -> Self {
+    fn preset(base: &'static str, routes: Routes) -> Self {
+        let [token, register, key_status] = routes.paths();
         // The presets are https URLs written above; they always parse.
         let url = |path: &str| {
             wire::join(base, path)
@@ -72,30 +100,38 @@ impl Openverse {
         };
         Self {
             base: base.to_owned(),
-            token_url: url(TOKEN_PATH),
-            register_url: url(REGISTER_PATH),
-            key_status_url: url(KEY_STATUS_PATH),
+            token_url: url(token),
+            register_url: url(register),
+            key_status_url: url(key_status),
         }
     }
 
-    /// Any deployment, e.g. a local emulator. https, or http to loopback.
+    /// Any deployment routed as today's Openverse, e.g. a local emulator.
+    /// https, or http to loopback.
     pub fn with_base(base: &str) -> Result<Self, Error> {
-        Self::checked(base, false)
+        Self::checked(base, Routes::Openverse, false)
+    }
+
+    /// Any deployment with the given [`Routes`] (a CC Catalog API
+    /// deployment: [`Routes::CcCatalog`]).
+    pub fn with_routes(base: &str, routes: Routes) -> Result<Self, Error> {
+        Self::checked(base, routes, false)
     }
 
     /// Like [`Openverse::with_base`] but accepting plain http to any host.
     pub fn with_base_allowing_insecure_http(base: &str) -> Result<Self, Error> {
-        Self::checked(base, true)
+        Self::checked(base, Routes::Openverse, true)
     }
 
-    fn checked(base: &str, insecure: bool) -> Result<Self, Error> {
+    fn checked(base: &str, routes: Routes, insecure: bool) -> Result<Self, Error> {
         let base = base.trim_end_matches('/');
+        let [token, register, key_status] = routes.paths();
         let url = |path: &str| check_url(&wire::join(base, path), insecure);
         Ok(Self {
             base: base.to_owned(),
-            token_url: url(TOKEN_PATH)?,
-            register_url: url(REGISTER_PATH)?,
-            key_status_url: url(KEY_STATUS_PATH)?,
+            token_url: url(token)?,
+            register_url: url(register)?,
+            key_status_url: url(key_status)?,
         })
     }
 
@@ -111,7 +147,8 @@ impl Openverse {
         &self.token_url
     }
 
-    /// `{base}/v1/rate_limit/`, where a key's standing is read.
+    /// `{base}/v1/rate_limit/` (CC Catalog: no slash), where a key's
+    /// standing is read.
     #[must_use]
     pub fn key_status_url(&self) -> &Uri {
         &self.key_status_url
