@@ -90,9 +90,18 @@ impl Context {
 pub(crate) fn from_ureq(error: &auth_ureq::Error, cx: &Context) -> Failure {
     match error {
         auth_ureq::Error::Auth(e) => from_core(e, cx),
-        auth_ureq::Error::Transport { .. } => Failure::new(exit::NETWORK, error).hint(
-            "the request got no complete answer; check the URL and the network, then try again",
-        ),
+        // The message names the endpoint; the kind says whether it answered.
+        auth_ureq::Error::Transport { kind, .. } => match kind {
+            TransportErrorKind::Protocol => Failure::new(exit::SERVER, error)
+                .hint("the server answered, but not in valid HTTP; check that the URL points at the right server"),
+            TransportErrorKind::BodyTooLarge => Failure::new(exit::SERVER, error)
+                .hint("the server answered with a body over the size cap; check the URL"),
+            TransportErrorKind::Timeout => Failure::new(exit::NETWORK, error)
+                .hint("no complete answer in time; try again later, or allow more with --timeout"),
+            _ => Failure::new(exit::NETWORK, error).hint(
+                "the request got no complete answer; check the URL and the network, then try again",
+            ),
+        },
         auth_ureq::Error::Misuse(_) => Failure::new(exit::OTHER, error),
         auth_ureq::Error::Store(_) => Failure::new(exit::OTHER, error)
             .hint("check the token cache directory (see `apiauth status`)"),
@@ -151,10 +160,39 @@ pub(crate) fn from_core(error: &CoreError, cx: &Context) -> Failure {
             "{} did not answer in time; check the URL and the network, then try again",
             cx.endpoint()
         )),
+        CoreError::Transport {
+            kind: TransportErrorKind::BodyTooLarge,
+            ..
+        } => f(exit::SERVER).hint(format!(
+            "{} answered with a body over the size cap; check that the URL points at the right server",
+            cx.endpoint()
+        )),
+        CoreError::Transport {
+            kind: TransportErrorKind::Body,
+            ..
+        } => f(exit::NETWORK).hint(format!(
+            "{} answered, but the body broke off; try again",
+            cx.endpoint()
+        )),
         CoreError::Transport { .. } => f(exit::NETWORK).hint(format!(
             "could not reach {}; check the URL and the network, then try again",
             cx.endpoint()
         )),
+        CoreError::KeyStatusFailed { status, .. }
+            if matches!(status.as_u16(), 401 | 403) =>
+        {
+            f(exit::CREDENTIALS).hint("the token endpoint still issues tokens, but the key is refused: check the key with the provider (it may be revoked)")
+        }
+        CoreError::KeyStatusFailed { status, .. } if status.as_u16() == 429 => {
+            f(exit::RATE_LIMITED).hint("the key-status endpoint allows one call a second; wait and try again")
+        }
+        CoreError::KeyStatusFailed { status, .. } if status.is_server_error() => {
+            f(exit::SERVER).hint("the key-status endpoint is failing; try again later")
+        }
+        CoreError::KeyStatusFailed { status, .. } if status.is_redirection() => {
+            f(exit::USAGE).hint("configure the final URL (--base-url); apiauth never follows redirects with a token")
+        }
+        CoreError::KeyStatusFailed { .. } => f(exit::OTHER),
         CoreError::Server { .. } | CoreError::MalformedResponse { .. } => {
             f(exit::SERVER).hint(format!("{} is failing; try again later", cx.endpoint()))
         }
@@ -251,6 +289,7 @@ mod tests {
         );
         let transport = auth_ureq::Error::Transport {
             kind: TransportErrorKind::Reset,
+            endpoint: "https://api.example/x".into(),
             detail: "reset".into(),
         };
         assert_eq!(from_ureq(&transport, &cx).code, exit::NETWORK);

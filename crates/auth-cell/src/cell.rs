@@ -448,6 +448,7 @@ impl TokenCell {
     pub fn api_transport_error(
         &self,
         token: &Token,
+        endpoint: &http::Uri,
         kind: auth_core::TransportErrorKind,
         detail: &str,
     ) -> Error {
@@ -459,8 +460,14 @@ impl TokenCell {
         ])
         .with_client_id(credentials.client_id());
         let detail = redactor.text(detail);
+        // The query is left out: it may hold anything (an API key, say).
+        let endpoint = redactor.endpoint(&endpoint.to_string());
         drop(st);
-        Error::Transport { kind, detail }
+        Error::Transport {
+            kind,
+            endpoint,
+            detail,
+        }
     }
 
     /// Keeps the rate-limit headers of an API answer, when it has any.

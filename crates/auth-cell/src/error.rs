@@ -18,10 +18,13 @@ pub enum Error {
 
     /// An API request failed before a response arrived. The detail names
     /// the cause and never a secret.
-    #[error("API request failed ({kind}): {detail}")]
+    #[error("the request to {endpoint} failed ({kind}): {detail}")]
     Transport {
         /// Which kind of failure.
         kind: TransportErrorKind,
+        /// Where the request went: scheme, host and path (the query is
+        /// left out; it may hold anything).
+        endpoint: String,
         /// The HTTP client's description, redacted.
         detail: String,
     },
@@ -104,6 +107,7 @@ mod tests {
         let errors = [
             Error::Transport {
                 kind: TransportErrorKind::Timeout,
+                endpoint: "https://api.example/x".into(),
                 detail: "no answer".into(),
             },
             Error::Store("disk full".into()),

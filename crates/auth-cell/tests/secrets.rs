@@ -125,8 +125,13 @@ fn debug_of_everything_the_cell_hands_out_holds_no_secret() {
         panic!("no token: {ready:?}")
     };
     assert_eq!(token.access_token().expose_secret(), TOKEN);
+    // The URL's query may hold anything, here the token itself.
+    let url: http::Uri = format!("https://api.example/items?t={}", percent(TOKEN, b"", "%20"))
+        .parse()
+        .unwrap();
     let error = cell.api_transport_error(
         &token,
+        &url,
         TransportErrorKind::Reset,
         &format!("connection reset while sending {TOKEN} with {SECRET}"),
     );

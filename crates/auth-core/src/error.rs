@@ -106,6 +106,24 @@ pub enum Error {
         granted: String,
     },
 
+    /// The key-status endpoint (Openverse `/v1/rate_limit/`) answered with
+    /// an error. 401 and 403 mean it refused the key's token: the key may
+    /// be revoked, while the token endpoint still issues tokens.
+    #[error("the key-status endpoint {endpoint} answered HTTP {status}{}{}{}; body: {excerpt}",
+        KeyStatusHint(*status), LocationHint(location.as_deref()), RetryHint(*retry_after))]
+    KeyStatusFailed {
+        /// The status.
+        status: StatusCode,
+        /// The endpoint that answered.
+        endpoint: String,
+        /// `Retry-After`, if the server sent one.
+        retry_after: Option<Duration>,
+        /// A redirect's target, without its query.
+        location: Option<String>,
+        /// A short, redacted start of the body.
+        excerpt: String,
+    },
+
     /// The server registered the client (it answered with success), but
     /// its answer cannot be used as is: a `client_id` with a control
     /// character, an empty field. Registering again would make another
@@ -156,6 +174,9 @@ impl Error {
             | Error::Server { .. }
             | Error::MalformedResponse { .. }
             | Error::ReissuedRejectedToken => true,
+            Error::KeyStatusFailed { status, .. } => {
+                status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
+            }
             Error::Transport { kind, .. } => kind.is_retryable(),
             _ => false,
         }
@@ -165,9 +186,9 @@ impl Error {
     #[must_use]
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            Error::RateLimited { retry_after, .. } | Error::Server { retry_after, .. } => {
-                *retry_after
-            }
+            Error::RateLimited { retry_after, .. }
+            | Error::Server { retry_after, .. }
+            | Error::KeyStatusFailed { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -181,6 +202,7 @@ impl Error {
             | Error::Server { status, .. }
             | Error::MalformedResponse { status, .. }
             | Error::UnexpectedStatus { status, .. }
+            | Error::KeyStatusFailed { status, .. }
             | Error::Registration { status, .. } => Some(*status),
             _ => None,
         }
@@ -401,6 +423,17 @@ pub fn describe_wait(d: Duration) -> String {
         7_200..=172_799 => format!("{} h", s.div_ceil(3_600)),
         172_800..=31_536_000 => format!("{} days", s.div_ceil(86_400)),
         _ => "more than a year (the server's Retry-After looks wrong)".to_owned(),
+    }
+}
+
+struct KeyStatusHint(StatusCode);
+
+impl fmt::Display for KeyStatusHint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.as_u16() {
+            401 | 403 => f.write_str(" (the token was refused: the key may be revoked)"),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -188,13 +188,20 @@ impl<'a> Redactor<'a> {
     #[must_use]
     pub fn location(&self, raw: &[u8]) -> String {
         let text = String::from_utf8_lossy(raw);
-        let (base, rest) = text.split_at(text.find(['?', '#']).unwrap_or(text.len()));
-        let shown = shorten(&self.text(base), 120);
-        if rest.is_empty() {
-            shown
-        } else {
+        let shown = self.endpoint(&text);
+        if text.contains(['?', '#']) {
             format!("{shown} (query withheld)")
+        } else {
+            shown
         }
+    }
+
+    /// Where a request went, fit to show: scheme, host and path, redacted,
+    /// sanitized and shortened; the query and fragment left out.
+    #[must_use]
+    pub fn endpoint(&self, url: &str) -> String {
+        let base = &url[..url.find(['?', '#']).unwrap_or(url.len())];
+        shorten(&self.text(base), 120)
     }
 }
 

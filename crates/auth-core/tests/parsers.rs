@@ -160,7 +160,14 @@ fn check(body: Vec<u8>, status: u16, secret: &str, token: &str) -> Result<(), Te
             "issued secret leaked from registration as {leak:?}: {text}"
         );
     }
-    let _ = ov.parse_key_status_response(&response, wall);
+    let access = auth_core::AccessToken::new(token);
+    if let Err(e) = ov.parse_key_status_response(&response, &access, wall) {
+        let text = format!("{e} {e:?}");
+        prop_assert!(
+            !text.contains(token),
+            "token leaked from key status: {text}"
+        );
+    }
     let _ = RateLimits::from_headers(response.headers(), wall);
     let _: SystemTime = wall;
     Ok(())

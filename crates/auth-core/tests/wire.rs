@@ -491,13 +491,17 @@ fn key_status_and_rate_limit_headers() {
         200,
         r#"{"requests_this_minute":3,"requests_today":41,"rate_limit_model":"standard","verified":false}"#,
     );
-    let s = p.parse_key_status_response(&r, wall()).unwrap();
+    let s = p
+        .parse_key_status_response(&r, &auth_core::AccessToken::new("tok-ks"), wall())
+        .unwrap();
     assert_eq!(s.requests_this_minute, Some(3));
     assert_eq!(s.requests_today, Some(41));
     assert_eq!(s.rate_limit_model.as_deref(), Some("standard"));
     assert_eq!(s.verified, Some(false));
     let r = response(200, r#"{"verified":"yes"}"#);
-    assert!(p.parse_key_status_response(&r, wall()).is_err());
+    assert!(p
+        .parse_key_status_response(&r, &auth_core::AccessToken::new("tok-ks"), wall())
+        .is_err());
 
     let r = Response::builder()
         .status(429)
@@ -689,4 +693,46 @@ fn each_preset_uses_its_servers_exact_paths() {
         "http://127.0.0.1:9/v1/rate_limit"
     );
     let _ = creds;
+}
+
+/// Key status as the real server answers it: nulls and 424 are standings,
+/// not failures; a refusal names the endpoint and never quotes the token.
+#[test]
+fn key_status_nulls_424_and_refusals() {
+    let p = Openverse::openverse_org();
+    let tok = auth_core::AccessToken::new("tok-ks-123456");
+    let r = response(
+        200,
+        r#"{"requests_this_minute":null,"requests_today":null,"rate_limit_model":"standard","verified":false}"#,
+    );
+    let s = p.parse_key_status_response(&r, &tok, wall()).unwrap();
+    assert_eq!((s.requests_today, s.counts_unavailable), (None, false));
+    let r = response(
+        424,
+        r#"{"requests_this_minute":null,"requests_today":null,"rate_limit_model":"enhanced","verified":true}"#,
+    );
+    let s = p.parse_key_status_response(&r, &tok, wall()).unwrap();
+    assert!(s.counts_unavailable);
+    assert_eq!(s.rate_limit_model.as_deref(), Some("enhanced"));
+    for body in [
+        r#"{"detail":"Forbidden"}"#,
+        r#""Forbidden""#,
+        "you sent tok-ks-123456",
+    ] {
+        let e = p
+            .parse_key_status_response(&response(403, body), &tok, wall())
+            .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("https://api.openverse.org/v1/rate_limit/"),
+            "{text}"
+        );
+        assert!(text.contains("may be revoked"), "{text}");
+        assert!(!text.contains("tok-ks-123456"), "{text}");
+        assert!(!e.is_retryable());
+    }
+    let e = p
+        .parse_key_status_response(&response(503, "down"), &tok, wall())
+        .unwrap_err();
+    assert!(e.is_retryable(), "{e}");
 }

@@ -54,9 +54,11 @@ impl TokenProvider {
             request
                 .headers_mut()
                 .insert(AUTHORIZATION, token.authorization_header().clone());
+            let uri: http::Uri = request.url().as_str().parse().unwrap_or_default();
             let response = self.inner.api_client.execute(request).await.map_err(|e| {
                 let f = classify(&e);
-                self.cell().api_transport_error(&token, f.kind, &f.detail)
+                self.cell()
+                    .api_transport_error(&token, &uri, f.kind, &f.detail)
             })?;
             let empty = response.content_length() == Some(0);
             let (status, headers) = (response.status(), response.headers());

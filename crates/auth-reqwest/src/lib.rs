@@ -17,7 +17,7 @@ pub use auth_cell::{
 pub use markable::SearchTokenProvider;
 #[cfg(feature = "middleware")]
 pub use middleware::AuthMiddleware;
-pub use openverse::register;
+pub use openverse::{register, register_with_client};
 pub use provider::{blocking_store, TokenProvider, TokenProviderBuilder};
 
 /// The cell and core crates, re-exported so one dependency is enough.

@@ -8,18 +8,25 @@ use auth_core::{KeyStatus, Openverse, RegisteredClient, Registration};
 use crate::transport::{self, AuthTransport};
 use crate::{Error, TokenProvider};
 
-/// Registers a new client. The returned secret is shown once: store it
-/// (the CLI keeps it in a 0600 file). The owner must then follow the link
-/// in the verification email, or the key stays throttled like an anonymous
-/// caller.
-///
-/// Uses a client with the default timeouts, body cap and no redirects.
+/// Registers a new client (default timeouts, body cap, no redirects). The
+/// secret is shown once: store it. Until the owner follows the email's
+/// link, the key is throttled like an anonymous caller.
 pub async fn register(
     openverse: &Openverse,
     registration: &Registration,
 ) -> Result<RegisteredClient, Error> {
     let limits = Limits::default();
-    let auth = AuthTransport::new(transport::client(&limits, false)?, None, &limits);
+    register_with_client(&transport::client(&limits, false)?, openverse, registration).await
+}
+
+/// Like [`register`], over a caller's client (a proxy, custom roots; give
+/// it `redirect(Policy::none())`), bounded by the default 30 s timeout.
+pub async fn register_with_client(
+    client: &reqwest::Client,
+    openverse: &Openverse,
+    registration: &Registration,
+) -> Result<RegisteredClient, Error> {
+    let auth = AuthTransport::new(client.clone(), None, &Limits::default());
     let request = openverse.register_request(registration)?;
     let response = auth
         .send(request)
@@ -32,31 +39,27 @@ pub async fn register(
 }
 
 impl TokenProvider {
-    /// The key's standing (`/v1/rate_limit/`): verified or not, its
-    /// rate-limit model and request counts. Openverse providers only.
-    ///
-    /// Sent like a token request (no redirects, capped body); a rejected
-    /// token is invalidated and the call repeated once.
+    /// The key's standing (`/v1/rate_limit/`; Openverse only), sent like a
+    /// token request (no redirects, capped body); a rejected token is
+    /// invalidated and the call repeated once.
     pub async fn key_status(&self) -> Result<KeyStatus, Error> {
         let openverse = self.cell().openverse()?;
         let mut call = ApiCall::new(true);
         loop {
             let token = self.token().await?;
             let request = openverse.key_status_request(&token)?;
+            let uri = request.uri().clone();
             let response = self.inner.auth.send(request).await;
+            let cell = self.cell();
             let response =
-                response.map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))?;
+                response.map_err(|f| cell.api_transport_error(&token, &uri, f.kind, &f.detail))?;
             let (status, headers) = (response.status(), response.headers());
-            let j = call.judge(
-                self.cell(),
-                &token,
-                status,
-                headers,
-                response.body().is_empty(),
-            );
+            let empty = response.body().is_empty();
+            let j = call.judge(cell, &token, status, headers, empty);
             self.run_detached(j.job);
             if !j.retry {
-                return Ok(openverse.parse_key_status_response(&response, SystemTime::now())?);
+                let (access, now) = (token.access_token(), SystemTime::now());
+                return Ok(openverse.parse_key_status_response(&response, access, now)?);
             }
         }
     }

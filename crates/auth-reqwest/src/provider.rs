@@ -14,12 +14,7 @@ use crate::transport::{self, AuthTransport};
 use crate::Error;
 
 /// Gets, caches and renews one token; clone it freely (an `Arc` inside).
-///
-/// `token()` reads the cached token without taking any lock a fetch holds
-/// and checks it against the clock every time; concurrent callers on a
-/// cold cache share one request; the first read inside the refresh-ahead
-/// window starts a refresh on a task while every caller keeps the valid
-/// token. No caller waits longer than the wait limit, the first included.
+/// See [`token`](Self::token) for what a read costs and promises.
 #[derive(Clone)]
 pub struct TokenProvider {
     pub(crate) inner: Arc<Inner>,
@@ -44,16 +39,12 @@ impl Driver for TokenProvider {
     type Store = dyn AsyncTokenStore;
 
     fn build(parts: Parts<Self>) -> Result<Self, Error> {
-        let token_client = match parts.token_client {
-            Some(c) => c,
-            None => transport::client(&parts.limits, false)?,
-        };
+        let client =
+            |given: Option<_>, api| given.map_or_else(|| transport::client(&parts.limits, api), Ok);
         let token_url = parts.cell.provider().token_url().clone();
+        let token_client = client(parts.token_client, false)?;
         let auth = AuthTransport::new(token_client, Some(&token_url), &parts.limits);
-        let api_client = match parts.api_client {
-            Some(c) => c,
-            None => transport::client(&parts.limits, true)?,
-        };
+        let api_client = client(parts.api_client, true)?;
         Ok(TokenProvider {
             inner: Arc::new(Inner {
                 cell: parts.cell,
@@ -77,7 +68,9 @@ impl TokenProvider {
 
     /// A usable token. Cached reads take no lock and read the clock; a cold
     /// or expired cache costs one request shared by every concurrent
-    /// caller. Never waits longer than the wait limit.
+    /// caller; the first read inside the refresh-ahead window starts a
+    /// refresh on a task while every caller keeps the valid token. Never
+    /// waits longer than the wait limit, the first caller included.
     pub async fn token(&self) -> Result<Arc<Token>, Error> {
         match self.inner.cell.read() {
             Read::Fresh(t) => Ok(t),

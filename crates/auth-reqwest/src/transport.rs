@@ -149,8 +149,10 @@ pub(crate) fn classify(e: &reqwest::Error) -> Failure {
                 kind = by_io;
             }
         } else if kind == K::Other {
-            // hyper's parse errors: the server answered, not in HTTP.
-            if text.starts_with("invalid HTTP") || text.contains("message head is too large") {
+            // hyper's parse errors ("invalid content-length parsed", "message
+            // head is too large", …): the server answered, not in HTTP.
+            let parsed = text.starts_with("invalid ") && text.ends_with(" parsed");
+            if parsed || text.contains("invalid HTTP") || text.contains("message head is too") {
                 kind = K::Protocol;
             } else if text.contains("connection closed") || text.contains("incomplete message") {
                 kind = K::Reset;

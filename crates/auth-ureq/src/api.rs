@@ -68,9 +68,11 @@ impl TokenProvider {
             request
                 .headers_mut()
                 .insert(AUTHORIZATION, token.authorization_header().clone());
-            let response = transport
-                .exchange(request, None)
-                .map_err(|f| self.cell().api_transport_error(&token, f.kind, &f.detail))?;
+            let uri = request.uri().clone();
+            let response = transport.exchange(request, None).map_err(|f| {
+                self.cell()
+                    .api_transport_error(&token, &uri, f.kind, &f.detail)
+            })?;
             let empty = response.body().is_empty();
             let (status, headers) = (response.status(), response.headers());
             let j = call.judge(self.cell(), &token, status, headers, empty);

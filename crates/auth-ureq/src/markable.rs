@@ -8,9 +8,7 @@ use auth_core::PublishableToken;
 use crate::{Error, TokenProvider, TokenProviderBuilder};
 
 /// A [`TokenProvider`] for Markable's `search` scope, the one whose token
-/// may be shown to the world (embedded in a web page, say).
-///
-/// Only this type has [`publishable_token`](Self::publishable_token); a
+/// may be shown to the world (embedded in a web page, say). Only this type has [`publishable_token`](Self::publishable_token); a
 /// plain [`TokenProvider`] cannot publish a token, so a `default`-scoped
 /// token (which allows every operation) cannot leak through that door.
 /// Everything else (`token`, `send`, …) is reached through `Deref`. See

@@ -25,7 +25,7 @@ pub fn register(
     openverse: &Openverse,
     registration: &Registration,
 ) -> Result<RegisteredClient, Error> {
-    register_with_agent(&agent(&Limits::default(), true), openverse, registration)
+    register_with_agent(&agent(&Limits::default()), openverse, registration)
 }
 
 /// Like [`register`], over a caller's agent (for a proxy or custom TLS
@@ -41,7 +41,7 @@ pub fn register_with_agent(
     let request = openverse.register_request(registration)?;
     let span = tracing::info_span!("apiauth_register", url = %request.uri());
     let response = span.in_scope(|| transport.exchange(request, None));
-    let response = response.map_err(|f| Error::Transport {
+    let response = response.map_err(|f| auth_core::Error::Transport {
         kind: f.kind,
         detail: f.detail,
     })?;
@@ -57,9 +57,12 @@ impl TokenProvider {
     /// rejected token is invalidated and the call repeated once.
     pub fn key_status(&self) -> Result<KeyStatus, Error> {
         let openverse = self.cell().openverse()?;
+        let mut used = None;
         let response = self.call(&self.inner.auth, true, |token| {
+            used = Some(token.access_token().clone());
             Ok(openverse.key_status_request(token)?)
         })?;
-        Ok(openverse.parse_key_status_response(&response, SystemTime::now())?)
+        let token = used.ok_or_else(|| Error::misuse("key status sent without a token"))?;
+        Ok(openverse.parse_key_status_response(&response, &token, SystemTime::now())?)
     }
 }

@@ -42,8 +42,8 @@ impl Driver for TokenProvider {
 
     fn build(parts: Parts<Self>) -> Result<Self, Error> {
         let l = &parts.limits;
-        let auth = parts.token_client.unwrap_or_else(|| agent(l, true));
-        let api = parts.api_client.unwrap_or_else(|| agent(l, false));
+        let auth = parts.token_client.unwrap_or_else(|| agent(l));
+        let api = parts.api_client.unwrap_or_else(|| agent(l));
         Ok(TokenProvider {
             inner: Arc::new(Inner {
                 auth: Transport::new(auth, l.max_body_bytes, true),

@@ -94,16 +94,12 @@ impl Transport {
 /// An agent apiauth configures itself, so a caller's agent settings
 /// cannot weaken the auth endpoints' rules: 4xx/5xx reach the core (their
 /// bodies hold the RFC 6749 §5.2 error), IP literals skip the resolver
-/// thread, and for `auth` no redirect is followed (API agents follow them
-/// as ureq does, dropping `Authorization` on the way).
-pub(crate) fn agent(limits: &Limits, auth: bool) -> Agent {
-    let redirects = if auth {
-        0
-    } else {
-        Config::default().max_redirects()
-    };
+/// thread, and no redirect is followed — on an auth endpoint it could
+/// carry the secret away, on an API call the token (a 3xx is handed back
+/// as the answer; pass an agent of your own to follow them).
+pub(crate) fn agent(limits: &Limits) -> Agent {
     let config = Agent::config_builder()
-        .max_redirects(redirects)
+        .max_redirects(0)
         .http_status_as_error(false)
         .timeout_connect(Some(limits.connect_timeout))
         .timeout_global(Some(limits.timeout))

@@ -100,7 +100,8 @@ fn keep_sent(profiles: &Profiles, name: &str, reason: &str, sent: &SentCredentia
             auth_store::write_private(&path, &bytes).map_err(|e| e.to_string())
         });
     let message = format!("the server registered the client, but its answer is unusable: {reason}");
-    let f = Failure::new(crate::exit::SERVER, message);
+    // Not "retry later" (7): registering again would make another client.
+    let f = Failure::new(crate::exit::OTHER, message);
     match saved {
         Ok(()) => f.hint(format!(
             "do not register again (that makes another client): what the server sent, secret included, is saved privately in {}; ask the server's operators to fix the answer",

@@ -25,7 +25,12 @@ pub(crate) fn run(profile: Option<&str>, args: &RequestArgs) -> Result<(), Failu
     let tokens = target.token_provider(&store)?;
     let cx = target.context();
     token_with_min_valid(&tokens, &store, Duration::from_secs(args.min_valid), &cx)?;
-    let response = tokens.send(request).map_err(|e| from_ureq(&e, &cx))?;
+    let response = tokens.send(request).map_err(|e| {
+        // The API answered (or not), not the token endpoint.
+        let mut api = cx.clone();
+        api.endpoint = Some(auth_core::redact::Redactor::default().endpoint(&args.url));
+        from_ureq(&e, &api)
+    })?;
     print(&response, args.include)?;
     check_status(&response)
 }
@@ -184,10 +189,16 @@ fn check_status(response: &Response<Vec<u8>>) -> Result<(), Failure> {
             .hint("this client may not do that (a revoked key, or a token without the right)"),
         429 => {
             let wait = header(RETRY_AFTER);
-            let hint = if wait.is_empty() {
-                "wait a while before trying again".to_owned()
-            } else {
-                format!("the server asks to wait {wait} s (Retry-After)")
+            let hint = match wait.trim().parse::<u64>() {
+                Ok(secs) => format!(
+                    "the server asks to wait {} (Retry-After)",
+                    auth_core::describe_wait(Duration::from_secs(secs))
+                ),
+                Err(_) if wait.is_empty() => "wait a while before trying again".to_owned(),
+                Err(_) => format!(
+                    "the server asks to wait until {} (Retry-After)",
+                    auth_core::redact::sanitize(&auth_core::redact::shorten(wait, 40))
+                ),
             };
             Failure::new(exit::RATE_LIMITED, message).hint(hint)
         }

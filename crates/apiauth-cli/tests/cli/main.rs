@@ -10,3 +10,4 @@ mod profiles;
 mod providers;
 mod secrets;
 mod tokens;
+mod transcripts;

@@ -52,8 +52,8 @@ pub(crate) fn read_token(
     };
 
     let lifetime = match (obj.get("expires_in"), obj.get("expires_at")) {
-        (Some(v), _) if !v.is_null() => expires_in(v, redactor).map_err(|r| bad(&r))?,
-        (_, Some(v)) if !v.is_null() => expires_at(v, redactor).map_err(|r| bad(&r))?,
+        (Some(v), _) if !v.is_null() => expires_in(v).map_err(|r| bad(&r))?,
+        (_, Some(v)) if !v.is_null() => expires_at(v).map_err(|r| bad(&r))?,
         _ => Lifetime::Unknown,
     };
 
@@ -87,7 +87,7 @@ pub(crate) fn read_token(
 
 /// `expires_in`: an integer, an integer-valued string, or a float. Zero
 /// means "not stated" (as Go's x/oauth2 reads it); negative is an error.
-fn expires_in(v: &Value, redactor: &Redactor<'_>) -> Result<Lifetime, String> {
+fn expires_in(v: &Value) -> Result<Lifetime, String> {
     let secs: u64 = match v {
         Value::Number(n) => {
             if let Some(u) = n.as_u64() {
@@ -106,13 +106,14 @@ fn expires_in(v: &Value, redactor: &Redactor<'_>) -> Result<Lifetime, String> {
             match t.parse::<u64>() {
                 Ok(u) => u,
                 Err(_) if t.parse::<i64>().is_ok() => {
-                    return Err(format!("expires_in is negative ({t})"))
+                    return Err("expires_in is a negative number (as a string)".into())
                 }
+                // Not quoted: a successful answer's strings may hold the
+                // token or an echoed secret (see `redact`).
                 Err(_) => {
                     return Err(format!(
-                        "expires_in is not a number ({:?})",
-                        // Redact before cutting: a cut secret no longer matches.
-                        crate::redact::shorten(&redactor.text(t), 20)
+                        "expires_in is not a number (a string of {} characters)",
+                        s.chars().count()
                     ));
                 }
             }
@@ -132,12 +133,12 @@ const MILLIS_FROM: u64 = 100_000_000_000;
 
 /// `expires_at`: ISO 8601 (Markable), or Unix seconds or milliseconds
 /// (seen elsewhere; told apart by size, see [`MILLIS_FROM`]).
-fn expires_at(v: &Value, redactor: &Redactor<'_>) -> Result<Lifetime, String> {
+fn expires_at(v: &Value) -> Result<Lifetime, String> {
     match v {
         Value::String(s) => parse_iso8601(s).map(Lifetime::ExpiresAt).ok_or_else(|| {
             format!(
-                "expires_at is not an ISO 8601 date-time ({:?})",
-                crate::redact::shorten(&redactor.text(s), 40)
+                "expires_at is not an ISO 8601 date-time (a string of {} characters)",
+                s.chars().count()
             )
         }),
         Value::Number(n) => n

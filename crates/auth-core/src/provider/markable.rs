@@ -116,6 +116,15 @@ impl Markable {
             Err(_) if status == StatusCode::UNAUTHORIZED => {
                 return Err(rejected(OAuthErrorCode::InvalidClient, None, status))
             }
+            // A 4xx that is not JSON (a proxy's HTML page, a 404 text) is a
+            // final answer, not a malformed one to retry.
+            Err(_) if status.is_client_error() => {
+                return Err(Error::UnexpectedStatus {
+                    status,
+                    location: None,
+                    excerpt: redactor.excerpt(response),
+                })
+            }
             Err(e) => return Err(e),
         };
         if status.is_success() {
@@ -197,6 +206,14 @@ fn api_errors(
         .and_then(|s| StatusCode::from_u16(s).ok())
         .filter(|s| s.is_client_error() || s.is_server_error())
         .unwrap_or(status);
+    if status.is_server_error() {
+        // The server failed, whatever status line it wrapped that in.
+        return Some(Error::Server {
+            status,
+            retry_after: None,
+            excerpt: shorten(&redactor.text(&description), 200),
+        });
+    }
     let code = match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => OAuthErrorCode::InvalidClient,
         _ if mentions_scope => OAuthErrorCode::InvalidScope,

@@ -20,7 +20,7 @@ use crate::credentials::ClientCredentials;
 use crate::error::{Error, FieldError, SentCredentials};
 use crate::redact::{shorten, Redactor};
 use crate::scope::Scopes;
-use crate::secret::ClientSecret;
+use crate::secret::{AccessToken, ClientSecret};
 use crate::token::{Token, TokenResponse};
 use crate::wire::{self, check_url, common_status_error, json_object, malformed};
 
@@ -260,52 +260,73 @@ impl Openverse {
         wire::finish(b, Vec::new())
     }
 
-    /// Reads `{"requests_this_minute","requests_today","rate_limit_model","verified"}`.
+    /// Reads `{"requests_this_minute","requests_today","rate_limit_model","verified"}`,
+    /// the answer to [`key_status_request`](Self::key_status_request) with
+    /// `token` (cut out of any error, as is every form of it).
+    ///
+    /// Nulls are read as unknown (an unverified key has no counts); a 424
+    /// (the server's counter store is down) is a [`KeyStatus`] with
+    /// [`counts_unavailable`](KeyStatus::counts_unavailable), not a failure.
+    /// Any other answer is a [`Error::KeyStatusFailed`] naming this
+    /// endpoint; 401 and 403 (also the legacy bare `"Forbidden"`) mean the
+    /// key's token was refused.
     pub fn parse_key_status_response(
         &self,
         response: &Response<Vec<u8>>,
+        token: &AccessToken,
         wall: SystemTime,
     ) -> Result<KeyStatus, Error> {
-        let redactor = Redactor::default();
-        if let Some(e) = common_status_error(response, &redactor, wall) {
-            return Err(e);
-        }
-        if !response.status().is_success() {
-            return Err(Error::UnexpectedStatus {
-                status: response.status(),
-                location: None,
+        let redactor = Redactor::new(["", token.expose_secret()]);
+        let status = response.status();
+        let unavailable = status == StatusCode::FAILED_DEPENDENCY;
+        if !status.is_success() && !unavailable {
+            let location = response
+                .headers()
+                .get(http::header::LOCATION)
+                .map(|l| redactor.location(l.as_bytes()));
+            return Err(Error::KeyStatusFailed {
+                status,
+                endpoint: self.key_status_url.to_string(),
+                retry_after: wire::retry_after(response.headers(), wall),
+                location,
                 excerpt: redactor.excerpt(response),
             });
         }
-        let obj = json_object(response, &redactor)?;
+        let here = |reason: String| {
+            malformed(
+                response,
+                &redactor,
+                format!("key status ({}): {reason}", self.key_status_url),
+            )
+        };
+        let obj = json_object(response, &redactor).map_err(|e| match e {
+            Error::MalformedResponse { reason, .. } => here(reason),
+            other => other,
+        })?;
         let count = |k: &str| -> Result<Option<u64>, Error> {
             match obj.get(k) {
                 None | Some(Value::Null) => Ok(None),
                 Some(v) => v
                     .as_u64()
                     .map(Some)
-                    .ok_or_else(|| malformed(response, &redactor, format!("{k} is not a count"))),
+                    .ok_or_else(|| here(format!("{k} is not a count"))),
             }
         };
         let verified = match obj.get("verified") {
             None | Some(Value::Null) => None,
             Some(Value::Bool(b)) => Some(*b),
-            Some(_) => {
-                return Err(malformed(
-                    response,
-                    &redactor,
-                    "verified is not a boolean".into(),
-                ))
-            }
+            Some(_) => return Err(here("verified is not a boolean".into())),
         };
         Ok(KeyStatus {
             requests_this_minute: count("requests_this_minute")?,
             requests_today: count("requests_today")?,
+            // Server text shown to a person: redacted, made safe, short.
             rate_limit_model: obj
                 .get("rate_limit_model")
                 .and_then(Value::as_str)
-                .map(|s| shorten(s, 60)),
+                .map(|s| shorten(&redactor.text(s), 60)),
             verified,
+            counts_unavailable: unavailable,
         })
     }
 }
@@ -391,6 +412,10 @@ pub struct KeyStatus {
     /// Whether the owner followed the email link. Until then the key is
     /// throttled like an anonymous caller.
     pub verified: Option<bool>,
+    /// The server could not count right now (HTTP 424: its counter store
+    /// is down); the counts are `None` for that reason, not for lack of
+    /// history.
+    pub counts_unavailable: bool,
 }
 
 /// Rate-limit state read from response headers.
