@@ -84,7 +84,7 @@ pub fn check_url(url: &str, allow_insecure_http: bool) -> Result<Uri, Error> {
         Some("https") => Ok(uri),
         Some("http") if allow_insecure_http || is_loopback_host(host) => Ok(uri),
         Some("http") => Err(Error::InvalidConfig(format!(
-            "`{url}` uses plain http to a non-loopback host, which would send the client secret in clear; use https, or opt in to insecure http explicitly for a test network"
+            "`{url}` uses plain http to a host other than this machine, which would send the secret in clear; use https (plain http is accepted for loopback only; in Rust code, the `…_allowing_insecure_http` constructors allow it for a test network)"
         ))),
         _ => Err(Error::InvalidConfig(format!(
             "`{url}` must start with https:// (or http:// for loopback)"

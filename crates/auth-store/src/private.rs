@@ -11,8 +11,9 @@ use crate::Error;
 pub const CONFIG_DIR_ENV: &str = "APIAUTH_CONFIG_DIR";
 
 /// The configuration directory: `$APIAUTH_CONFIG_DIR`, else the platform's
-/// (`~/.config/apiauth` on Linux, `~/Library/Application Support/apiauth`
-/// on macOS, `%APPDATA%\apiauth` on Windows). Not created here.
+/// (`$XDG_CONFIG_HOME/apiauth` or `~/.config/apiauth` on Linux,
+/// `~/Library/Application Support/apiauth` on macOS,
+/// `%APPDATA%\apiauth\config` on Windows). Not created here.
 pub fn config_dir() -> Result<PathBuf, Error> {
     if let Some(dir) = std::env::var_os(CONFIG_DIR_ENV).filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(dir));

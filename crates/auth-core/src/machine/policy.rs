@@ -24,9 +24,10 @@ use crate::error::Error;
 /// | `max_wait` | 10 s | a caller is never held by a backoff longer than this |
 /// | `final_failure_cooldown` | 60 s | after a final error, no request for this long |
 ///
-/// With the defaults, a 10 h token is refreshed about 5–6 minutes before it
+/// With the defaults, a 10 h token is refreshed 5.5–6.75 minutes before it
 /// expires (not every minute), and a 59 s token is handed out for 53 s and
-/// refreshed after about 35–38 s.
+/// refreshed 34.7–38.4 s after it was issued (docs/architecture.md checks
+/// both against the machine).
 ///
 /// [`TokenSource::new`](crate::TokenSource::new) refuses a policy that
 /// cannot work (see [`validate`](Self::validate)); every other value, up to
