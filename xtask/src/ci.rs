@@ -69,6 +69,9 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
     crate::run(cargo, &["xtask", "demo"], &[])?;
     // The benchmarks must keep running; their numbers are not checked here.
     crate::run(cargo, &["xtask", "bench", "--smoke"], &[])?;
+    // Every fuzz target builds and survives a few seconds (cargo-fuzz is
+    // optional on a developer's machine; .ci/run installs it).
+    crate::fuzz::ci_smoke()?;
     eprintln!("\nxtask ci: all checks passed");
     Ok(())
 }

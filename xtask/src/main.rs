@@ -3,12 +3,14 @@
 //! - `cargo xtask ci`   — everything CI checks, in the order it checks it.
 //! - `cargo xtask demo` — the emulator plus every flow, on loopback.
 //! - `cargo xtask bench` — the performance claims, measured side by side.
+//! - `cargo xtask fuzz` — every cargo-fuzz target in `fuzz/`, one after another.
 
 use std::process::{Command, ExitCode};
 
 mod bench;
 mod ci;
 mod demo;
+mod fuzz;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -16,6 +18,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("help") | Some("--help") | Some("-h") | None => {
             print_help();
             Ok(())
@@ -37,7 +40,8 @@ fn print_help() {
          tasks:\n  \
            ci     fmt, clippy, tests, docs and the sans-IO dependency check\n  \
            demo   run the emulator and walk through every flow\n  \
-           bench  measure the drivers against baselines [--quick | --smoke]\n"
+           bench  measure the drivers against baselines [--quick | --smoke]\n  \
+           fuzz   run every fuzz target [SECONDS (default 60)] [TARGET…] | --smoke\n"
     );
 }
 

@@ -558,8 +558,13 @@ impl Eq for SentCredentials {}
 
 impl fmt::Debug for SentCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secret = self
+            .client_secret
+            .as_ref()
+            .map_or("", |s| s.expose_secret());
+        let id = crate::redact::Redactor::new([secret, ""]).text(&self.client_id);
         f.debug_struct("SentCredentials")
-            .field("client_id", &crate::redact::sanitize(&self.client_id))
+            .field("client_id", &id)
             .field(
                 "client_secret",
                 &self.client_secret.as_ref().map(|_| "[redacted]"),

@@ -89,8 +89,10 @@ impl<'a> Redactor<'a> {
         for s in self.secrets.iter().filter(|s| !s.is_empty()) {
             out.push((*s).to_owned());
             out.push(s.escape_debug().to_string());
-            let json = serde_json::to_string(s).unwrap_or_default();
-            let json = json[1..json.len().saturating_sub(1).max(1)].to_owned();
+            let json = json_inner(s);
+            // Escaped twice: a server quoting the JSON request inside a
+            // JSON error string.
+            out.push(json_inner(&json));
             out.push(json.replace('/', "\\/"));
             out.push(json);
             out.push(html_escape(s));
@@ -133,16 +135,8 @@ impl<'a> Redactor<'a> {
     #[must_use]
     pub fn text(&self, text: &str) -> String {
         let forms = self.forms();
-        let cut = |mut out: String| {
-            for form in &forms {
-                if out.contains(form.as_str()) {
-                    out = out.replace(form.as_str(), REPLACEMENT);
-                }
-            }
-            out
-        };
         // Again after sanitizing: an escape it writes could complete a form.
-        cut(sanitize(&cut(text.to_owned())))
+        cut(&forms, sanitize(&cut(&forms, text.to_owned())))
     }
 
     /// A short, redacted, sanitized excerpt of a response body for an
@@ -161,6 +155,10 @@ impl<'a> Redactor<'a> {
             }
             Ok(mut v) => {
                 scrub(&mut v);
+                // Cut secrets out of each string before it is escaped again
+                // by serializing: an echo JSON-escaped once by the server
+                // would come out escaped twice.
+                cut_strings(&self.forms(), &mut v);
                 v.to_string()
             }
             Err(_) if success => {
@@ -240,6 +238,12 @@ fn is_invisible_format(c: char) -> bool {
     )
 }
 
+/// `s` as it appears inside a JSON string, without the quotes.
+fn json_inner(s: &str) -> String {
+    let json = serde_json::to_string(s).unwrap_or_default();
+    json[1..json.len().saturating_sub(1).max(1)].to_owned()
+}
+
 /// Form-urlencoding as the client sends it (WHATWG, uppercase hex).
 fn form(s: &str) -> String {
     let mut out = String::new();
@@ -294,6 +298,32 @@ fn html_escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// Replaces every form in `forms` (longest first) found in `out`.
+fn cut(forms: &[String], mut out: String) -> String {
+    for form in forms {
+        if out.contains(form.as_str()) {
+            out = out.replace(form.as_str(), REPLACEMENT);
+        }
+    }
+    out
+}
+
+/// Cuts the forms out of every string (keys included) in a JSON value.
+fn cut_strings(forms: &[String], v: &mut Value) {
+    match v {
+        Value::String(s) => *s = cut(forms, std::mem::take(s)),
+        Value::Array(items) => items.iter_mut().for_each(|i| cut_strings(forms, i)),
+        Value::Object(map) => {
+            let old = std::mem::take(map);
+            for (k, mut val) in old {
+                cut_strings(forms, &mut val);
+                map.insert(cut(forms, k), val);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Replaces values under credential-like keys, at any depth.
@@ -407,6 +437,21 @@ mod tests {
             let out = r.text(&format!("you sent [{echo}]"));
             assert_eq!(out, "you sent [[redacted]]", "{echo}");
         }
+    }
+
+    #[test]
+    fn an_echo_of_the_json_request_inside_a_json_error_is_cut() {
+        let secret = r#"Nd"J\b/x"#;
+        let r = Redactor::new([secret, ""]).with_client_id("id");
+        let request = serde_json::json!({ "client_id": "id", "client_secret": secret }).to_string();
+        let body =
+            serde_json::json!({ "errors": [{ "detail": format!("bad request {request}") }] });
+        let e = r.excerpt(&response(400, body.to_string().as_bytes()));
+        assert!(e.contains("[redacted]"), "{e}");
+        for form in r.forms() {
+            assert!(!e.contains(&form), "{form} in {e}");
+        }
+        assert!(!e.contains("Nd"), "{e}");
     }
 
     #[test]

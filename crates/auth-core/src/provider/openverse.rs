@@ -189,12 +189,16 @@ impl Openverse {
         response: &Response<Vec<u8>>,
         wall: SystemTime,
     ) -> Result<RegisteredClient, Error> {
-        // The new secret is in this body; keep it out of every excerpt.
-        let body_secret = serde_json::from_slice::<Value>(response.body())
-            .ok()
-            .and_then(|v| v.get("client_secret")?.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let redactor = Redactor::new([&body_secret, ""]);
+        // The new secret is in this body; keep it out of every excerpt, in
+        // every form (with the new id, its Basic credentials too).
+        let body = serde_json::from_slice::<Value>(response.body()).ok();
+        let field = |k: &str| {
+            body.as_ref()
+                .and_then(|v| v.get(k)?.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        };
+        let (body_id, body_secret) = (field("client_id"), field("client_secret"));
+        let redactor = Redactor::new([&body_secret, ""]).with_client_id(&body_id);
         if let Some(e) = common_status_error(response, &redactor, wall) {
             return Err(e);
         }
