@@ -102,30 +102,14 @@ pub fn read_private(path: &Path) -> Result<Option<Vec<u8>>, Error> {
 /// and the directory is synced. A reader sees the old file or the new one,
 /// never a mix, even if this process is killed midway.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        unique_suffix()
-    ));
-    let result = (|| {
-        let mut f = create_0600(&tmp)?;
-        f.write_all(bytes)
-            .map_err(|e| Error::io("writing", &tmp, e))?;
-        f.sync_all().map_err(|e| Error::io("syncing", &tmp, e))?;
-        drop(f);
-        fs::rename(&tmp, path).map_err(|e| Error::io("replacing", path, e))?;
-        sync_dir(dir);
-        Ok(())
-    })();
-    if result.is_err() {
+    let tmp = write_temporary(path, bytes)?;
+    let renamed = fs::rename(&tmp, path).map_err(|e| Error::io("replacing", path, e));
+    if renamed.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result
+    renamed?;
+    sync_dir(parent(path));
+    Ok(())
 }
 
 /// Creates `path` with `bytes` unless it exists: the bytes are written to
@@ -133,29 +117,49 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 /// sees a partial file and of two processes racing, one wins. Returns
 /// whether this call created it.
 pub fn create_private(path: &Path, bytes: &[u8]) -> Result<bool, Error> {
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let tmp = dir.join(format!(
-        ".new.{}.{}.tmp",
+    let tmp = write_temporary(path, bytes)?;
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {
+            sync_dir(parent(path));
+            Ok(true)
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(Error::io("creating", path, e)),
+    }
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent().unwrap_or_else(|| Path::new("."))
+}
+
+/// `bytes` in a new 0600 temporary file beside `path`, flushed to disk:
+/// `.<name>.<pid>.<n>.tmp`, which a killed writer may leave behind (the
+/// file store sweeps old ones).
+fn write_temporary(path: &Path, bytes: &[u8]) -> Result<std::path::PathBuf, Error> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let tmp = parent(path).join(format!(
+        ".{name}.{}.{}.tmp",
         std::process::id(),
         unique_suffix()
     ));
-    let result = (|| {
+    let written = (|| {
         let mut f = create_0600(&tmp)?;
         f.write_all(bytes)
             .map_err(|e| Error::io("writing", &tmp, e))?;
-        f.sync_all().map_err(|e| Error::io("syncing", &tmp, e))?;
-        drop(f);
-        match fs::hard_link(&tmp, path) {
-            Ok(()) => {
-                sync_dir(dir);
-                Ok(true)
-            }
-            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(Error::io("creating", path, e)),
-        }
+        f.sync_all().map_err(|e| Error::io("syncing", &tmp, e))
     })();
-    let _ = fs::remove_file(&tmp);
-    result
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
 }
 
 /// Removes a file; a missing one is fine.
