@@ -44,6 +44,7 @@ pub enum ApiOutcome {
 pub struct RejectionPolicy {
     forbidden_empty: bool,
     forbidden: bool,
+    invalid_token_only: bool,
 }
 
 impl RejectionPolicy {
@@ -60,6 +61,21 @@ impl RejectionPolicy {
         Self {
             forbidden_empty: false,
             forbidden: false,
+            invalid_token_only: false,
+        }
+    }
+
+    /// Counts a 401 only when its Bearer challenge says
+    /// `error="invalid_token"`: for APIs that also answer 401 to a valid
+    /// token for other reasons (Openverse: a `page_size` over 20, paging
+    /// too deep — DRF's `NotAuthenticated`, whose challenge names no
+    /// error). Any other 401 is handed back untouched. The Openverse
+    /// default.
+    #[must_use]
+    pub fn with_invalid_token_only(self, yes: bool) -> Self {
+        Self {
+            invalid_token_only: yes,
+            ..self
         }
     }
 
@@ -95,6 +111,9 @@ impl RejectionPolicy {
         body_is_empty: bool,
     ) -> bool {
         match status {
+            StatusCode::UNAUTHORIZED if self.invalid_token_only => {
+                bearer_error(headers).as_deref() == Some("invalid_token")
+            }
             StatusCode::UNAUTHORIZED => read_unauthorized(headers) == Unauthorized::TokenRejected,
             StatusCode::FORBIDDEN => {
                 bearer_error(headers).as_deref() != Some("insufficient_scope")
@@ -114,14 +133,17 @@ impl Default for RejectionPolicy {
 
 impl Provider {
     /// The documented default for this dialect: 401 only
-    /// ([`RejectionPolicy::unauthorized`]) for OAuth2 and Markable; 401 or
-    /// an empty-bodied 403 for Openverse (see
-    /// [`RejectionPolicy::with_forbidden_empty`]).
+    /// ([`RejectionPolicy::unauthorized`]) for OAuth2 and Markable; for
+    /// Openverse, a 401 that says `invalid_token` (its other 401s are about
+    /// the request, see [`RejectionPolicy::with_invalid_token_only`]) or
+    /// an empty-bodied 403 (see [`RejectionPolicy::with_forbidden_empty`]).
     #[must_use]
     pub fn default_rejection(&self) -> RejectionPolicy {
         match self {
             Provider::OAuth2(_) | Provider::Markable(_) => RejectionPolicy::unauthorized(),
-            Provider::Openverse(_) => RejectionPolicy::unauthorized().with_forbidden_empty(true),
+            Provider::Openverse(_) => RejectionPolicy::unauthorized()
+                .with_invalid_token_only(true)
+                .with_forbidden_empty(true),
         }
     }
 }
@@ -342,7 +364,9 @@ mod tests {
         let p = openverse();
         assert_eq!(
             p,
-            RejectionPolicy::unauthorized().with_forbidden_empty(true)
+            RejectionPolicy::unauthorized()
+                .with_invalid_token_only(true)
+                .with_forbidden_empty(true)
         );
         assert!(p.is_rejected(StatusCode::FORBIDDEN, &HeaderMap::new(), true));
         // DRF's permission answer is about the key, not the token: a new
@@ -354,6 +378,12 @@ mod tests {
             r#"Bearer realm="api",error="invalid_token",error_description="The access token has expired.""#,
         );
         assert!(p.is_rejected(StatusCode::UNAUTHORIZED, &expired, false));
+        // Its other 401s (page_size over 20 without a key, paging too
+        // deep) come with a valid token and a challenge naming no error:
+        // handed back, no token spent.
+        let not_authenticated = with_challenge(r#"Bearer realm="api""#);
+        assert!(!p.is_rejected(StatusCode::UNAUTHORIZED, &not_authenticated, false));
+        assert!(!p.is_rejected(StatusCode::UNAUTHORIZED, &HeaderMap::new(), false));
         // An empty 403 that says the scope is short is still about scope.
         let scope = with_challenge(r#"Bearer error="insufficient_scope""#);
         assert!(!p.is_rejected(StatusCode::FORBIDDEN, &scope, true));
