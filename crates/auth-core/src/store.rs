@@ -34,14 +34,25 @@ impl CacheKey {
         // hex and scope tokens exclude it; the id is checked for control
         // characters only, so it goes last but one and the scopes are
         // bracketed).
-        Self(format!(
+        // Extra request parameters (RFC 8707 `resource`, `audience`)
+        // change which token the server issues, so they are part of the
+        // key; form-encoded, they hold no space.
+        let mut key = format!(
             "{} {} {} {} [{}]",
             provider.kind(),
             provider.token_url(),
             fingerprint,
             client_id.escape_default(),
             scopes.canonical()
-        ))
+        );
+        if let Provider::OAuth2(p) = provider {
+            let params = p.params_canonical();
+            if !params.is_empty() {
+                key.push(' ');
+                key.push_str(&params);
+            }
+        }
+        Self(key)
     }
 
     /// The key as one stable string.

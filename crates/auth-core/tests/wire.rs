@@ -736,3 +736,48 @@ fn key_status_nulls_424_and_refusals() {
         .unwrap_err();
     assert!(e.is_retryable(), "{e}");
 }
+
+/// RFC 8707 `resource`, `audience` and other parameters go into every
+/// request and into the cache key, so tokens for different APIs never mix
+/// (a cache key that missed a parameter was a CVE elsewhere).
+#[test]
+fn resource_audience_and_extra_parameters_are_sent_and_keyed() {
+    let base = || OAuth2::new("https://as.example.com/token", ClientAuth::Basic).unwrap();
+    let creds = ClientCredentials::new("id", "secret").unwrap();
+    let scopes: Scopes = "read".parse().unwrap();
+    let p = base()
+        .with_resource("https://api.example.com/v1")
+        .unwrap()
+        .with_audience("orders")
+        .unwrap();
+    let body = String::from_utf8(p.token_request(&creds, &scopes).unwrap().into_body()).unwrap();
+    assert_eq!(
+        body,
+        "grant_type=client_credentials&scope=read&audience=orders&resource=https%3A%2F%2Fapi.example.com%2Fv1"
+    );
+    let key =
+        |p: OAuth2| auth_core::CacheKey::new(&Provider::from(p), "id", "fp", &scopes).to_string();
+    let plain = key(base());
+    let api_a = key(base().with_resource("https://a.example/").unwrap());
+    let api_b = key(base().with_resource("https://b.example/").unwrap());
+    let both = key(base()
+        .with_audience("x")
+        .unwrap()
+        .with_resource("https://a.example/")
+        .unwrap());
+    let both_again = key(base()
+        .with_resource("https://a.example/")
+        .unwrap()
+        .with_audience("x")
+        .unwrap());
+    assert!(
+        plain != api_a && api_a != api_b && api_a != both,
+        "{plain} {api_a} {api_b} {both}"
+    );
+    assert_eq!(both, both_again, "order of the calls does not matter");
+    assert!(base().with_resource("relative/path").is_err());
+    assert!(base().with_resource("https://a.example/#frag").is_err());
+    assert!(base().with_param("client_secret", "x").is_err());
+    assert!(base().with_param("scope", "admin").is_err());
+    assert!(base().with_param("x", "a\nb").is_err());
+}

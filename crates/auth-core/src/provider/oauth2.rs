@@ -51,7 +51,20 @@ impl ClientAuth {
 pub struct OAuth2 {
     token_url: Uri,
     auth: ClientAuth,
+    /// Extra form parameters (`resource`, `audience`, …), sorted by name
+    /// then value: part of every request and of the cache key.
+    params: Vec<(String, String)>,
 }
+
+/// Parameters this dialect sets itself; an extra one may not replace them.
+const RESERVED: &[&str] = &[
+    "grant_type",
+    "scope",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+];
 
 impl OAuth2 {
     /// A provider for `token_url`. The URL must be https, or http to a
@@ -61,7 +74,62 @@ impl OAuth2 {
         Ok(Self {
             token_url: check_url(token_url, false)?,
             auth,
+            params: Vec::new(),
         })
+    }
+
+    /// Asks for a token for the API at `uri` (RFC 8707 `resource`; may be
+    /// given more than once). The URI must be absolute, without a
+    /// fragment. Tokens for different resources never share a cache entry.
+    pub fn with_resource(self, uri: &str) -> Result<Self, Error> {
+        let parsed = uri.parse::<Uri>().ok().filter(|u| u.scheme().is_some());
+        if parsed.is_none() || uri.contains('#') {
+            return Err(Error::InvalidConfig(format!(
+                "the resource `{}` must be an absolute URI without a fragment (RFC 8707 §2)",
+                crate::redact::sanitize(&crate::redact::shorten(uri, 80))
+            )));
+        }
+        self.with_param("resource", uri)
+    }
+
+    /// Asks for a token for `audience` (the `audience` parameter Auth0 and
+    /// others use in place of `resource`). Part of the cache key.
+    pub fn with_audience(self, audience: &str) -> Result<Self, Error> {
+        self.with_param("audience", audience)
+    }
+
+    /// Adds any other form parameter to every token request. Part of the
+    /// cache key, so tokens asked for with different parameters never mix.
+    /// Refuses the parameters this dialect sets itself, empty names, and
+    /// control characters.
+    pub fn with_param(mut self, name: &str, value: &str) -> Result<Self, Error> {
+        if name.is_empty() || RESERVED.contains(&name) {
+            return Err(Error::InvalidConfig(format!(
+                "`{}` cannot be an extra parameter: apiauth sets it (or it is empty)",
+                crate::redact::sanitize(name)
+            )));
+        }
+        if name.chars().chain(value.chars()).any(char::is_control) {
+            return Err(Error::InvalidConfig(
+                "an extra parameter holds a control character; check for a stray newline".into(),
+            ));
+        }
+        self.params.push((name.to_owned(), value.to_owned()));
+        self.params.sort();
+        self.params.dedup();
+        Ok(self)
+    }
+
+    /// The extra parameters, form-encoded in canonical order (empty when
+    /// there are none): what the cache key records of them.
+    #[must_use]
+    pub fn params_canonical(&self) -> String {
+        let pairs: Vec<(&str, &str)> = self
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        form_body(&pairs)
     }
 
     /// Like [`OAuth2::new`], but also accepts plain http to any host. Only
@@ -70,6 +138,7 @@ impl OAuth2 {
         Ok(Self {
             token_url: check_url(token_url, true)?,
             auth,
+            params: Vec::new(),
         })
     }
 
@@ -92,7 +161,14 @@ impl OAuth2 {
         credentials: &ClientCredentials,
         scopes: &Scopes,
     ) -> Result<Request<Vec<u8>>, Error> {
-        form_token_request(&self.token_url, self.auth, credentials, scopes, false)
+        form_token_request(
+            &self.token_url,
+            self.auth,
+            credentials,
+            scopes,
+            &self.params,
+            false,
+        )
     }
 
     /// Reads a §5.1 success or §5.2 error response.
@@ -112,6 +188,7 @@ pub(crate) fn form_token_request(
     auth: ClientAuth,
     credentials: &ClientCredentials,
     scopes: &Scopes,
+    params: &[(String, String)],
     seed_order: bool,
 ) -> Result<Request<Vec<u8>>, Error> {
     let scope = scopes.canonical();
@@ -138,6 +215,7 @@ pub(crate) fn form_token_request(
     if !scopes.is_empty() {
         pairs.push(("scope", &scope));
     }
+    pairs.extend(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let body = form_body(&pairs).into_bytes();
     let mut b = wire::request(Method::POST, uri, Some(FORM));
     if auth == ClientAuth::Basic {

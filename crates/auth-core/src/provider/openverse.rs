@@ -161,7 +161,14 @@ impl Openverse {
         credentials: &ClientCredentials,
         scopes: &Scopes,
     ) -> Result<Request<Vec<u8>>, Error> {
-        form_token_request(&self.token_url, ClientAuth::Post, credentials, scopes, true)
+        form_token_request(
+            &self.token_url,
+            ClientAuth::Post,
+            credentials,
+            scopes,
+            &[],
+            true,
+        )
     }
 
     /// Reads the token response (RFC 6749 §5.1 / §5.2).
