@@ -11,7 +11,7 @@
 //!   and the [`Expect`]ed outcome;
 //! - [`Oracle`]: the leak oracle, written from the specifications and
 //!   independently of `auth-core`'s redactor, and the terminal check;
-//! - [`judge`]: what every run of every case must satisfy;
+//! - [`mod@judge`]: what every run of every case must satisfy;
 //! - [`KNOWN_FAILING`]: the cases the library fails today, which may only
 //!   shrink ([`settle`]).
 //!

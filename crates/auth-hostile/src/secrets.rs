@@ -55,7 +55,7 @@ impl Rng {
 const SPECIALS: &[u8] = br#"+/=%&:"\ ~#"#;
 
 /// A secret of 20 to 36 printable ASCII characters that holds at least four
-/// of [`SPECIALS`], with no space at either end (a secret read from a line
+/// of `SPECIALS`, with no space at either end (a secret read from a line
 /// keeps inner spaces only, in most tools).
 #[must_use]
 pub fn generated_secret(seed: u64) -> String {
