@@ -621,7 +621,10 @@ impl Shared {
             }
         }
         ticket.seen = st.signal;
-        ticket.wake_at = st.machine.poll_timeout();
+        // Only a deadline still ahead: one already past is the slot
+        // holder's to act on (it signals when done), and a waiter told to
+        // look again at once would spin without ever yielding.
+        ticket.wake_at = st.machine.poll_timeout().filter(|at| *at > now);
         Next::Wait
     }
 

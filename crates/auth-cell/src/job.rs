@@ -414,8 +414,11 @@ impl Job {
     /// unsent, goes to `elsewhere` (a short-lived thread), where it gets its
     /// full timeout and serves the next callers; `elsewhere` hands it back
     /// when it cannot take it, and it is sent here within what is left.
+    /// The store lock (`guard`: none to start with) travels with the job,
+    /// so a fleet-wide lease is held until the request is answered.
     pub fn run_blocking<T, E>(
         mut self,
+        mut guard: Option<StoreLock>,
         store: Option<&dyn TokenStore>,
         deadline: Option<Instant>,
         timeout: Duration,
@@ -423,11 +426,10 @@ impl Job {
         elsewhere: E,
     ) where
         T: Fn(http::Request<Vec<u8>>, Option<Duration>) -> Result<http::Response<Vec<u8>>, Failure>,
-        E: FnOnce(Job) -> Option<Job>,
+        E: FnOnce(Job, Option<StoreLock>) -> Option<(Job, Option<StoreLock>)>,
     {
         let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let mut elsewhere = Some(elsewhere);
-        let mut guard: Option<StoreLock> = None;
         while let Some(step) = self.next_step() {
             let Some(t) = self.perform_blocking(step, store, left(), &mut guard) else {
                 continue;
@@ -436,10 +438,9 @@ impl Job {
             if within.is_some_and(|l| l < timeout) {
                 if let Some(hand) = elsewhere.take() {
                     self.defer(t);
-                    match hand(self) {
-                        // The store lock stays with this frame: released.
+                    match hand(self, guard.take()) {
                         None => return,
-                        Some(back) => self = back,
+                        Some((back, lock)) => (self, guard) = (back, lock),
                     }
                     continue;
                 }

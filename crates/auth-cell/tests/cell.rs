@@ -468,3 +468,45 @@ fn wait_blocking_ends_at_the_wait_limit() {
     run(late.unwrap(), &server, None);
     assert!(matches!(cell.read(), Read::Fresh(_)));
 }
+
+/// Found by the Redis store's tests: while the slot holder waits on the
+/// store (Lock, Load) and the machine holds a token past its deadlines, a
+/// waiter's ticket carried a wake-up time already past, so every poll
+/// answered "look again" at once: an async waiter never yielded (two of
+/// them filled a runtime's workers and starved the slot holder) and a
+/// blocking one burned its thread. A waiter now waits for the slot
+/// holder's signal.
+#[test]
+fn a_waiter_behind_a_slow_store_waits_instead_of_spinning() {
+    let clock = Arc::new(ManualClock::new());
+    let store = MemoryStore::new();
+    let cell = builder(&clock)
+        .policy(RefreshPolicy::default().with_refresh_ahead(Duration::ZERO))
+        .build(&Limits::default(), true)
+        .unwrap();
+    let server = Server::new(vec![Server::token("t1", 60), Server::token("t2", 60)]);
+    token(&cell, &clock, &server, Some(&store)).unwrap();
+    clock.advance(Duration::from_secs(61));
+    let Demand::Run(mut job, _first) = cell.demand() else {
+        panic!("the first caller takes the slot")
+    };
+    // The slot holder is now waiting on the store's lock.
+    assert!(matches!(job.next_step(), Some(Step::Lock { .. })));
+    let mut waiter = match cell.demand() {
+        Demand::Wait(t) => t,
+        other => panic!("a second caller waits: {other:?}"),
+    };
+    for _ in 0..3 {
+        assert!(
+            cell.poll_ticket(&mut waiter, &mut noop()).is_pending(),
+            "a waiter spins"
+        );
+    }
+    assert_eq!(cell.wake_in(&waiter), None, "no wake-up time in the past");
+    job.handle_stored(Ok(()));
+    run(job, &server, Some(&store));
+    let Poll::Ready(Demand::Ready(t2)) = cell.poll_ticket(&mut waiter, &mut noop()) else {
+        panic!("the waiter gets the new token")
+    };
+    assert!(t2.is_usable(clock.now()));
+}

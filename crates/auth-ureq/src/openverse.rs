@@ -1,8 +1,5 @@
-//! CC Catalog / Openverse: self-registration and key status.
-//!
-//! Requests and parsers come from [`auth_core::Openverse`]; this module only
-//! sends them, with the same rules as token requests (no redirects, capped
-//! bodies, timeouts).
+//! CC Catalog / Openverse: self-registration and key status, built and read
+//! by [`auth_core::Openverse`], sent here like token requests.
 
 use std::time::SystemTime;
 

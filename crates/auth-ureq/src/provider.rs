@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use auth_cell::{Demand, Driver, Job, Parts, ProviderBuilder, Read, TokenCell, TokenStore};
+use auth_cell::{
+    Demand, Driver, Job, Parts, ProviderBuilder, Read, StoreLock, TokenCell, TokenStore,
+};
 use auth_core::{ClientCredentials, Provider, Token};
 
 use crate::transport::{agent, Transport};
@@ -78,8 +80,8 @@ impl TokenProvider {
         match self.inner.cell.read() {
             Read::Fresh(t) => Ok(t),
             Read::Refresh(t, job) => {
-                if let Some(job) = self.inner.in_background(job) {
-                    self.inner.run(job, None);
+                if let Some((job, lock)) = self.inner.in_background(job, None) {
+                    self.inner.run(job, None, lock);
                 }
                 Ok(t)
             }
@@ -97,7 +99,7 @@ impl TokenProvider {
     /// Follows the cell's answers within the wait limit; a job this caller
     /// gets runs on its thread (see [`Inner::run`]).
     fn wait(&self, first: Demand) -> Result<Arc<Token>, Error> {
-        let run = |job, left| self.inner.run(job, Some(Instant::now() + left));
+        let run = |job, left| self.inner.run(job, Some(Instant::now() + left), None);
         self.inner.cell.wait_blocking(first, run)
     }
 
@@ -112,7 +114,7 @@ impl TokenProvider {
     /// any, on this thread.
     pub fn run_detached(&self, job: Option<Job>) {
         if let Some(job) = job {
-            self.inner.run(job, None);
+            self.inner.run(job, None, None);
         }
     }
 
@@ -126,18 +128,17 @@ impl TokenProvider {
 impl Inner {
     /// Performs a job's steps on this thread (see [`Job::run_blocking`]):
     /// with a `deadline`, a request that would not fit moves to a thread.
-    fn run(self: &Arc<Self>, job: Job, deadline: Option<Instant>) {
+    fn run(self: &Arc<Self>, job: Job, deadline: Option<Instant>, lock: Option<StoreLock>) {
         let send = |request, within| self.auth.exchange(request, within);
         let store = self.store.as_deref();
-        job.run_blocking(store, deadline, self.timeout, send, |job| {
-            self.in_background(job)
-        });
+        let elsewhere = |job, lock| self.in_background(job, lock);
+        job.run_blocking(lock, store, deadline, self.timeout, send, elsewhere);
     }
 
-    /// Runs `job` on a short-lived thread so no caller waits for it. Hands
-    /// it back when no thread can be started.
-    fn in_background(self: &Arc<Self>, job: Job) -> Option<Job> {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(1);
+    /// Runs `job` (with the store lock it holds) on a short-lived thread so
+    /// no caller waits for it. Hands both back when no thread can start.
+    fn in_background(self: &Arc<Self>, job: Job, lock: Option<StoreLock>) -> Option<Handed> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Handed>(1);
         let inner = Arc::clone(self);
         // Logs of the work go where the caller's logs go.
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
@@ -145,19 +146,21 @@ impl Inner {
             .name("apiauth-fetch".to_owned())
             .spawn(move || {
                 tracing::dispatcher::with_default(&dispatch, || {
-                    if let Ok(job) = rx.recv() {
-                        inner.run(job, None);
+                    if let Ok((job, lock)) = rx.recv() {
+                        inner.run(job, None, lock);
                     }
                 });
             });
-        // A channel rather than a move into the closure: if the thread does
-        // not start, the job comes back here and is not lost.
+        // Sent, not moved in: if no thread starts, nothing is lost.
         match spawned {
-            Ok(_) => tx.send(job).err().map(|e| e.0),
-            Err(_) => Some(job),
+            Ok(_) => tx.send((job, lock)).err().map(|e| e.0),
+            Err(_) => Some((job, lock)),
         }
     }
 }
+
+/// A job and its store lock, handed to another thread.
+type Handed = (Job, Option<StoreLock>);
 
 impl fmt::Debug for TokenProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
