@@ -23,6 +23,9 @@ fuzz_target!(|data: &[u8]| {
     let plain = RejectionPolicy::unauthorized();
     let empty_403 = plain.clone().with_forbidden_empty(true);
     let any_403 = plain.clone().with_forbidden(true);
+    // Openverse's: only a 401 that says `invalid_token` costs a token.
+    let strict = plain.clone().with_invalid_token_only(true);
+    let d = strict.is_rejected(status, headers, empty);
     let (a, b, c) = (
         plain.is_rejected(status, headers, empty),
         empty_403.is_rejected(status, headers, empty),
@@ -35,6 +38,7 @@ fuzz_target!(|data: &[u8]| {
     );
     assert!(!a || b, "a wider policy rejects less");
     assert!(!b || c, "a wider policy rejects less");
+    assert!(!d || a, "the invalid_token-only policy rejects more than the plain one");
     if a {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
@@ -46,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
     }
     assert_eq!(
         Provider::from(Openverse::openverse_org()).default_rejection(),
-        empty_403
+        strict.with_forbidden_empty(true)
     );
     match outcome {
         ApiOutcome::RateLimited { retry_after: r } => {
