@@ -65,6 +65,8 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
     // The blocking driver and the CLI built on it promise no async runtime.
     check_tree(cargo, "auth-ureq", ASYNC_CRATES)?;
     check_tree(cargo, "apiauth-cli", ASYNC_CRATES)?;
+    // The blocking Redis store (the CLI's) promises the same: no tokio.
+    check_blocking_redis_tree(cargo)?;
     // The demo is the project's main job: it must keep running end to end.
     crate::run(cargo, &["xtask", "demo"], &[])?;
     // The benchmarks must keep running; their numbers are not checked here.
@@ -95,6 +97,41 @@ fn check_tree(cargo: &str, package: &str, banned: &[&str]) -> Result<(), String>
     } else {
         Err(format!(
             "{package} must stay free of {banned:?}, but its dependency tree contains {found:?}"
+        ))
+    }
+}
+
+/// Fails if the blocking build of auth-redis (`--features blocking`, as the
+/// CLI uses it) has tokio, or any async crate, in its normal tree.
+fn check_blocking_redis_tree(cargo: &str) -> Result<(), String> {
+    eprintln!("\n$ {cargo} tree -p auth-redis --no-default-features --features blocking -e normal  (must not contain {ASYNC_CRATES:?})");
+    let tree = output(
+        cargo,
+        &[
+            "tree",
+            "-p",
+            "auth-redis",
+            "--no-default-features",
+            "--features",
+            "blocking",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ],
+    )?;
+    let mut found: Vec<&str> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| ASYNC_CRATES.contains(name))
+        .collect();
+    found.dedup();
+    if found.is_empty() {
+        eprintln!("ok: none of them");
+        Ok(())
+    } else {
+        Err(format!(
+            "the blocking build of auth-redis must stay free of {ASYNC_CRATES:?}, but its dependency tree contains {found:?}"
         ))
     }
 }

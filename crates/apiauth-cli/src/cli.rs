@@ -13,6 +13,10 @@ use crate::exit;
 /// starting together make one request). Client secrets are read from
 /// APIAUTH_CLIENT_SECRET or standard input, never from arguments, and are
 /// kept only in the profile file (mode 0600).
+///
+/// A profile's --cache (or APIAUTH_CACHE_URL) shares tokens through Redis
+/// across machines instead; APIAUTH_CACHE_KEY (32 bytes, base64) encrypts
+/// them there.
 #[derive(Debug, Parser)]
 #[command(name = "apiauth", version, after_help = exit::HELP, propagate_version = true)]
 pub(crate) struct Cli {
@@ -190,6 +194,10 @@ pub(crate) struct ProfileAddArgs {
     pub endpoint: EndpointArgs,
     #[command(flatten)]
     pub scopes: ScopeArgs,
+    /// Share tokens through Redis instead of the file cache:
+    /// redis://[:PASSWORD@]HOST:PORT/DB or rediss://… [default: $APIAUTH_CACHE_URL when set]
+    #[arg(long, value_name = "URL")]
+    pub cache: Option<String>,
     /// Replace an existing profile of the same name
     #[arg(long)]
     pub force: bool,

@@ -15,6 +15,8 @@
 //!
 //! Openverse and Markable profiles carry `base_url` instead of `token_url`
 //! and `auth`; a Markable profile's `scopes` is `["default"]` or `["search"]`.
+//! A profile sharing tokens through Redis has `"cache": "redis://…"` (its
+//! password, if any, is kept here like the secret and never shown).
 
 use std::fmt;
 use std::fs;
@@ -90,6 +92,9 @@ pub(crate) struct Profile {
     pub client_id: String,
     #[serde(with = "exposed")]
     pub client_secret: ClientSecret,
+    /// A Redis URL to share tokens through instead of the file cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<String>,
 }
 
 impl Profile {
@@ -158,6 +163,7 @@ impl Profile {
             scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
             client_id,
             client_secret,
+            cache: None,
         };
         profile.check()?;
         Ok(profile)
@@ -173,6 +179,9 @@ impl Profile {
             .check_scopes(&scopes)
             .map_err(|e| from_core(&e, &cx))?;
         self.credentials().map_err(|e| from_core(&e, &cx))?;
+        if let Some(url) = &self.cache {
+            crate::target::redis_config(url)?;
+        }
         Ok(())
     }
 
@@ -241,6 +250,10 @@ impl Profile {
             }
             if let Some(u) = &self.base_url {
                 map.insert("base_url".into(), u.clone().into());
+            }
+            if let Some(url) = &self.cache {
+                let shown = crate::target::shown_cache_url(url);
+                map.insert("cache".into(), shown.into());
             }
             if let Some(a) = self.auth {
                 let name = match a {

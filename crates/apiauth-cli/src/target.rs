@@ -1,12 +1,15 @@
 //! Which provider and client a command talks to — a saved profile, or
 //! flags and the environment for a one-off run — and the token provider
-//! built for it, with the shared file cache plugged in.
+//! built for it, with the shared cache plugged in: the file cache, or
+//! Redis when the profile's `cache` (else `APIAUTH_CACHE_URL`) names one.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use auth_core::{Provider, RefreshPolicy, Scopes, StoredToken, Token};
+use auth_cell::TokenStore as _;
+use auth_core::{CacheKey, Provider, RefreshPolicy, Scopes, StoredToken, Token};
+use auth_redis::{EncryptionKey, RedisConfig, RedisTokenStore, CACHE_URL_ENV};
 use auth_store::FileTokenStore;
 use auth_ureq::{TokenProvider, TokenProviderBuilder};
 
@@ -110,13 +113,30 @@ impl Target {
         self.profile.scopes()
     }
 
-    /// The shared token cache under the config directory.
-    pub fn store(&self) -> Result<FileTokenStore, Failure> {
-        FileTokenStore::new(&self.config).map_err(|e| from_store(&e))
+    /// The Redis URL tokens are shared through, if any: the profile's
+    /// `cache`, else `APIAUTH_CACHE_URL`.
+    pub fn cache_url(&self) -> Option<String> {
+        self.profile
+            .cache
+            .clone()
+            .or_else(|| std::env::var(CACHE_URL_ENV).ok().filter(|u| !u.is_empty()))
     }
 
-    /// A builder with the CLI's policy and the file cache; no scopes set.
-    pub fn builder(&self, store: &FileTokenStore) -> Result<TokenProviderBuilder, Failure> {
+    /// The shared token cache: Redis when configured, else the file cache
+    /// under the config directory.
+    pub fn store(&self) -> Result<Cache, Failure> {
+        match self.cache_url() {
+            Some(url) => RedisTokenStore::new(redis_config(&url)?)
+                .map(Cache::Redis)
+                .map_err(|e| Failure::usage(e).hint("fix the cache URL or APIAUTH_CACHE_KEY")),
+            None => FileTokenStore::new(&self.config)
+                .map(Cache::File)
+                .map_err(|e| from_store(&e)),
+        }
+    }
+
+    /// A builder with the CLI's policy and the cache; no scopes set.
+    pub fn builder(&self, store: &Cache) -> Result<TokenProviderBuilder, Failure> {
         let cx = self.context();
         let credentials = self.profile.credentials().map_err(|e| from_core(&e, &cx))?;
         // Every request bound cut to the command's limit (see `deadline`).
@@ -140,11 +160,11 @@ impl Target {
             .wait_limit(left + crate::deadline::GRACE)
             .timeout(left.min(auth_ureq::DEFAULT_TIMEOUT))
             .connect_timeout(left.min(auth_ureq::DEFAULT_CONNECT_TIMEOUT))
-            .store(Arc::new(store.clone())))
+            .store(store.shared()))
     }
 
     /// The token provider for this target. Makes no request.
-    pub fn token_provider(&self, store: &FileTokenStore) -> Result<TokenProvider, Failure> {
+    pub fn token_provider(&self, store: &Cache) -> Result<TokenProvider, Failure> {
         self.builder(store)?
             .scopes(self.scopes()?)
             .build()
@@ -175,15 +195,11 @@ fn policy() -> RefreshPolicy {
 /// returned whatever its lifetime, so short-lived tokens never loop.
 pub(crate) fn token_with_min_valid(
     tokens: &TokenProvider,
-    store: &FileTokenStore,
+    store: &Cache,
     min_valid: Duration,
     cx: &Context,
 ) -> Result<Arc<Token>, Failure> {
-    // Read quietly: the driver reads the entry again and warns if corrupt.
-    let cached_before = auth_store::read_private(&store.path(tokens.cell().key()))
-        .ok()
-        .flatten()
-        .and_then(|bytes| StoredToken::from_json(&bytes).ok());
+    let cached_before = store.peek(tokens.cell().key());
     let token = tokens.token().map_err(|e| from_ureq(&e, cx))?;
     let restored = cached_before.is_some_and(|entry| {
         entry.access_token.expose_secret() == token.access_token().expose_secret()
@@ -204,4 +220,79 @@ pub(crate) fn token_with_min_valid(
         token
     };
     Ok(token)
+}
+
+/// Where tokens are shared: the file cache, or Redis.
+pub(crate) enum Cache {
+    File(FileTokenStore),
+    Redis(RedisTokenStore),
+}
+
+impl Cache {
+    /// The store for the provider.
+    pub fn shared(&self) -> Arc<dyn auth_cell::TokenStore> {
+        match self {
+            Cache::File(f) => Arc::new(f.clone()),
+            Cache::Redis(r) => Arc::new(r.clone()),
+        }
+    }
+
+    /// The entry for `key`, read quietly (the driver reads it again and
+    /// warns if it is corrupt).
+    pub fn peek(&self, key: &CacheKey) -> Option<StoredToken> {
+        match self {
+            Cache::File(f) => auth_store::read_private(&f.path(key))
+                .ok()
+                .flatten()
+                .and_then(|bytes| StoredToken::from_json(&bytes).ok()),
+            Cache::Redis(r) => r.load(key).ok().flatten(),
+        }
+    }
+
+    /// The entry for `key`, or why it cannot be read.
+    pub fn load(&self, key: &CacheKey) -> Result<Option<StoredToken>, String> {
+        match self {
+            Cache::File(f) => f.load(key).map_err(|e| e.to_string()),
+            Cache::Redis(r) => r.load(key).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Forgets the entry for `key` (best effort).
+    pub fn forget(&self, key: &CacheKey) {
+        match self {
+            Cache::File(f) => {
+                if let Err(e) = f.remove(key) {
+                    tracing::warn!(error = %e, "could not remove the cached token");
+                }
+            }
+            Cache::Redis(r) => {
+                if let Ok(Some(entry)) = r.load(key) {
+                    let _ = r.remove(key, &entry);
+                }
+            }
+        }
+    }
+}
+
+/// The Redis store configuration for `url`, with the encryption key from
+/// `APIAUTH_CACHE_KEY` / `APIAUTH_CACHE_KEY_FILE` when set.
+pub(crate) fn redis_config(url: &str) -> Result<RedisConfig, Failure> {
+    let config = RedisConfig::new(url).map_err(|e| {
+        Failure::usage(e).hint("a cache URL looks like redis://HOST:6379/0 or rediss://HOST:6380/0")
+    })?;
+    let key = EncryptionKey::from_env().map_err(|e| {
+        Failure::usage(e).hint("make a key with `head -c 32 /dev/urandom | base64`")
+    })?;
+    Ok(match key {
+        Some(key) => config.with_encryption_key(key),
+        None => config,
+    })
+}
+
+/// A cache URL as it may be shown: without its user and password.
+pub(crate) fn shown_cache_url(url: &str) -> String {
+    RedisConfig::new(url).map_or_else(
+        |_| "(an invalid redis URL)".to_owned(),
+        |c| c.display_url().to_owned(),
+    )
 }

@@ -35,6 +35,9 @@ pub mod cli {}
 #[doc = include_str!("../../../docs/emulator.md")]
 pub mod emulator {}
 
+#[doc = include_str!("../../../docs/fleet.md")]
+pub mod fleet {}
+
 #[doc = include_str!("../../../docs/getting-started-async.md")]
 pub mod getting_started_async {}
 

@@ -57,6 +57,9 @@ fn add(profiles: &Profiles, flag: Option<&str>, args: &ProfileAddArgs) -> Result
     }
     // Flags are checked before the secret is asked for, so a typo does not
     // cost a paste.
+    if let Some(url) = &args.cache {
+        crate::target::redis_config(url)?;
+    }
     Profile::from_flags(
         &args.endpoint,
         &args.scopes.scopes,
@@ -64,7 +67,9 @@ fn add(profiles: &Profiles, flag: Option<&str>, args: &ProfileAddArgs) -> Result
         "unchecked".into(),
     )?;
     let secret = secret_input::read(&name)?;
-    let profile = Profile::from_flags(&args.endpoint, &args.scopes.scopes, client_id, secret)?;
+    let mut profile = Profile::from_flags(&args.endpoint, &args.scopes.scopes, client_id, secret)?;
+    profile.cache = args.cache.clone();
+    profile.check()?;
     let path = profiles.save(&name, &profile)?;
     eprintln!(
         "Saved profile `{name}` ({}, {}) to {}",
@@ -141,6 +146,9 @@ pub(crate) fn describe(target: &Target) -> Vec<String> {
     add("scopes:", scopes);
     add("client id:", p.client_id.escape_default().to_string());
     add("client secret:", "[redacted]".into());
+    if let Some(url) = &p.cache {
+        add("cache:", crate::target::shown_cache_url(url));
+    }
     lines
 }
 
@@ -155,9 +163,7 @@ fn remove(profiles: &Profiles, name: &str) -> Result<(), Failure> {
         };
         if let Ok(store) = target.store() {
             if let Ok(tokens) = target.token_provider(&store) {
-                if let Err(e) = store.remove(tokens.cell().key()) {
-                    tracing::warn!(error = %e, "could not remove the cached token");
-                }
+                store.forget(tokens.cell().key());
             }
         }
     }

@@ -62,6 +62,7 @@ pub(crate) fn run(profile: Option<&str>, args: &RegisterArgs) -> Result<(), Fail
         scopes: Vec::new(),
         client_id: client.credentials.client_id().to_owned(),
         client_secret: client.credentials.client_secret().clone(),
+        cache: None,
     };
     let path = profiles.save(&name, &profile)?;
     print_line(client.credentials.client_id())?;

@@ -10,7 +10,7 @@ use super::profile::describe;
 use crate::cli::StatusArgs;
 use crate::failure::{from_ureq, Failure};
 use crate::profile::Kind;
-use crate::target::Target;
+use crate::target::{Cache, Target};
 
 /// A key-status failure: the core's error names the endpoint; hints
 /// about the network name it too.
@@ -33,7 +33,25 @@ pub(crate) fn run(profile: Option<&str>, args: &StatusArgs) -> Result<(), Failur
     let key = tokens.cell().key();
     let mut lines = describe(&target);
     let mut add = |k: &str, v: String| lines.push(format!("{k:14} {v}"));
-    add("token cache:", store.path(key).display().to_string());
+    match &store {
+        Cache::File(f) => add("token cache:", f.path(key).display().to_string()),
+        Cache::Redis(r) => {
+            let reach = match r.ping() {
+                Ok(rtt) => format!("reachable, PING {:.1} ms", rtt.as_secs_f64() * 1000.0),
+                Err(e) => format!("unreachable: {e}; each run fetches its own token"),
+            };
+            let sealed = if r.config().is_encrypted() {
+                "entries encrypted (AES-256-GCM)"
+            } else {
+                "entries not encrypted: anyone who can read this Redis can read the tokens"
+            };
+            add(
+                "token cache:",
+                format!("{} ({reach})", r.config().display_url()),
+            );
+            add("cache entry:", format!("{} ({sealed})", r.entry_key(key)));
+        }
+    }
     let cached = match store.load(key) {
         Ok(Some(entry)) => match entry.expires_at.as_deref() {
             None => "cached, no stated expiry (used until the API rejects it)".to_owned(),

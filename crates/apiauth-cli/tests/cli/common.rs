@@ -20,6 +20,9 @@ const AMBIENT: &[&str] = &[
     "APIAUTH_CLIENT_SECRET",
     "APIAUTH_CONFIG_DIR",
     "APIAUTH_TIMEOUT",
+    "APIAUTH_CACHE_URL",
+    "APIAUTH_CACHE_KEY",
+    "APIAUTH_CACHE_KEY_FILE",
 ];
 
 pub struct Env {

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // test fixtures: a failure here is a broken test
 
+mod cache;
 mod common;
 mod errors;
 mod profiles;
