@@ -124,6 +124,14 @@ pub(crate) struct EndpointArgs {
     /// Client id [default: $APIAUTH_CLIENT_ID]
     #[arg(long, value_name = "ID", requires = "provider")]
     pub client_id: Option<String>,
+
+    /// OAuth 2.0: ask for a token for this API (RFC 8707 `resource`; repeat for several)
+    #[arg(long, value_name = "URI", requires = "provider")]
+    pub resource: Vec<String>,
+
+    /// OAuth 2.0: ask for a token for this audience (the `audience` parameter)
+    #[arg(long, value_name = "AUDIENCE", requires = "provider")]
+    pub audience: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -95,6 +95,12 @@ pub(crate) struct Profile {
     /// A Redis URL to share tokens through instead of the file cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<String>,
+    /// OAuth 2.0 RFC 8707 `resource` parameters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource: Vec<String>,
+    /// OAuth 2.0 `audience` parameter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 impl Profile {
@@ -126,6 +132,12 @@ impl Profile {
             if endpoint.auth.is_some() {
                 return Err(Failure::usage(format!(
                     "--auth is for oauth2; {} has one way to send the secret",
+                    kind.as_str()
+                )));
+            }
+            if !endpoint.resource.is_empty() || endpoint.audience.is_some() {
+                return Err(Failure::usage(format!(
+                    "--resource and --audience are for oauth2; {} does not take them",
                     kind.as_str()
                 )));
             }
@@ -164,6 +176,8 @@ impl Profile {
             client_id,
             client_secret,
             cache: None,
+            resource: endpoint.resource.clone(),
+            audience: endpoint.audience.clone(),
         };
         profile.check()?;
         Ok(profile)
@@ -203,7 +217,14 @@ impl Profile {
                     Auth::Basic => ClientAuth::Basic,
                     Auth::Post => ClientAuth::Post,
                 };
-                OAuth2::new(url, auth)?.into()
+                let mut p = OAuth2::new(url, auth)?;
+                for r in &self.resource {
+                    p = p.with_resource(r)?;
+                }
+                if let Some(a) = &self.audience {
+                    p = p.with_audience(a)?;
+                }
+                p.into()
             }
             Kind::Openverse => {
                 Openverse::with_base(self.base_url.as_deref().unwrap_or(OPENVERSE_BASE))?.into()

@@ -144,6 +144,12 @@ pub(crate) fn describe(target: &Target) -> Vec<String> {
         p.scopes.join(" ")
     };
     add("scopes:", scopes);
+    for r in &p.resource {
+        add("resource:", auth_core::redact::sanitize(r));
+    }
+    if let Some(a) = &p.audience {
+        add("audience:", auth_core::redact::sanitize(a));
+    }
     add("client id:", p.client_id.escape_default().to_string());
     add("client secret:", "[redacted]".into());
     if let Some(url) = &p.cache {

@@ -63,6 +63,8 @@ pub(crate) fn run(profile: Option<&str>, args: &RegisterArgs) -> Result<(), Fail
         client_id: client.credentials.client_id().to_owned(),
         client_secret: client.credentials.client_secret().clone(),
         cache: None,
+        resource: Vec::new(),
+        audience: None,
     };
     let path = profiles.save(&name, &profile)?;
     print_line(client.credentials.client_id())?;

@@ -223,3 +223,51 @@ fn help_documents_the_exit_codes() {
         assert!(script.stdout.contains("publish-token"), "{shell}");
     }
 }
+
+/// `--resource` / `--audience` go into the token request and the cache
+/// key: tokens for two APIs never share an entry, and each is reused.
+#[test]
+fn resource_and_audience_get_tokens_of_their_own() {
+    let env = Env::new();
+    let url = env.url("/oauth2/token");
+    let run = |extra: &[&str]| {
+        let args = [
+            &["token", "--provider", "oauth2", "--token-url", &url][..],
+            extra,
+        ]
+        .concat();
+        env.run_env(
+            &args,
+            &[
+                ("APIAUTH_CLIENT_ID", demo::OAUTH2_CLIENT_ID),
+                ("APIAUTH_CLIENT_SECRET", demo::OAUTH2_CLIENT_SECRET),
+            ],
+        )
+        .ok()
+        .stdout
+    };
+    let a = run(&["--resource", "https://a.example/api"]);
+    let b = run(&["--resource", "https://b.example/api"]);
+    let a_again = run(&["--resource", "https://a.example/api"]);
+    let aud = run(&["--audience", "orders"]);
+    assert_ne!(a, b);
+    assert_eq!(a, a_again, "the same resource reads its cached token");
+    assert_ne!(aud, a);
+    assert_eq!(env.emu.counters().token_total(Scheme::Oauth2), 3);
+    env.run_env(
+        &[
+            "token",
+            "--provider",
+            "oauth2",
+            "--token-url",
+            &url,
+            "--resource",
+            "not-a-uri",
+        ],
+        &[
+            ("APIAUTH_CLIENT_ID", demo::OAUTH2_CLIENT_ID),
+            ("APIAUTH_CLIENT_SECRET", demo::OAUTH2_CLIENT_SECRET),
+        ],
+    )
+    .fails(2);
+}
