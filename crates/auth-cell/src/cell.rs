@@ -279,7 +279,12 @@ impl TokenCell {
         let now = sh.clock.now();
         let mut out = Outbox::default();
         let mut claimed = None;
-        if st.busy.is_none() {
+        if st.busy.is_none() && sh.has_store && st.machine.is_refresh_due(now) {
+            // Another process sharing the store may have renewed already:
+            // look there first, under its lock; the job sends the refresh
+            // only if it is still due (one request per lifetime per fleet).
+            claimed = Some(sh.claim(&mut st, Start::Load));
+        } else if st.busy.is_none() {
             if st.machine.is_refresh_due(now) {
                 st.machine.handle_demand(now);
             } else if st.machine.poll_timeout().is_some_and(|at| at <= now) {

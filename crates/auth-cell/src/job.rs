@@ -169,6 +169,12 @@ impl Job {
                         }
                         st.machine.handle_demand(now);
                         sh.process_events(&mut st, now, false, &mut out);
+                    } else if st.machine.is_refresh_due(now) {
+                        // A refresh that looked in the store first and
+                        // found nothing newer (or a load that brought a
+                        // token already due): renew it now.
+                        st.machine.handle_demand(now);
+                        sh.process_events(&mut st, now, false, &mut out);
                     }
                     if let Some(t) = st.machine.poll_transmit() {
                         self.phase = Phase::Pending(Box::new(t));

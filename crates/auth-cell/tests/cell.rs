@@ -510,3 +510,41 @@ fn a_waiter_behind_a_slow_store_waits_instead_of_spinning() {
     };
     assert!(t2.is_usable(clock.now()));
 }
+
+/// Issue 12: processes sharing a store renew once per lifetime between
+/// them. A refresh looks in the store first, under its lock; the second
+/// process finds the token the first one renewed and sends nothing.
+#[test]
+fn cells_sharing_a_store_renew_once_between_them() {
+    let clock = Arc::new(ManualClock::new());
+    let store = MemoryStore::new();
+    let a = builder(&clock).build(&Limits::default(), true).unwrap();
+    let b = builder(&clock).seed(8).build(&Limits::default(), true).unwrap();
+    let server = Server::new(vec![Server::token("t1", 3600), Server::token("t2", 3600)]);
+    let t1 = token(&a, &clock, &server, Some(&store)).unwrap();
+    let from_store = token(&b, &clock, &server, Some(&store)).unwrap();
+    assert_eq!(server.sends(), 1, "the second cell starts from the store");
+    assert_eq!(
+        from_store.access_token().expose_secret(),
+        t1.access_token().expose_secret()
+    );
+    // Inside both refresh windows, still usable.
+    clock.advance(Duration::from_secs(3500));
+    for cell in [&a, &b] {
+        match cell.read() {
+            Read::Refresh(held, job) => {
+                assert_eq!(held.access_token().expose_secret(), "t1");
+                run(job, &server, Some(&store));
+            }
+            Read::Fresh(_) => panic!("the refresh window should have begun"),
+            Read::Miss => panic!("t1 is still usable"),
+        }
+    }
+    assert_eq!(server.sends(), 2, "one renewal for both");
+    for cell in [&a, &b] {
+        let Read::Fresh(t) = cell.read() else {
+            panic!("both hold the renewed token")
+        };
+        assert_eq!(t.access_token().expose_secret(), "t2");
+    }
+}

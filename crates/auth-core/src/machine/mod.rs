@@ -295,13 +295,26 @@ impl TokenSource {
     }
 
     /// Offers a token from a persistent cache (see [`Token::to_response`]).
-    /// It is taken only if no usable token is held, it is itself usable,
-    /// and the API has not rejected it before; then [`Event::TokenReady`]
-    /// follows. Returns whether it was taken.
+    /// It is taken only if it is itself usable, the API has not rejected it
+    /// before, no request is in flight, and either no usable token is held
+    /// or the offered one expires later than the held one (another process
+    /// sharing the store renewed it: taking it spares this one a request).
+    /// Then [`Event::TokenReady`] follows. Returns whether it was taken.
     pub fn handle_cached(&mut self, cached: TokenResponse, now: Instant, wall: SystemTime) -> bool {
         self.drop_unusable(now);
-        if self.token.is_some() || self.rejected.contains(cached.access_token.expose_secret()) {
+        if self.in_flight.is_some() || self.rejected.contains(cached.access_token.expose_secret())
+        {
             return false;
+        }
+        if let Some(held) = &self.token {
+            let newer = match (cached.lifetime, held.expires_at_wall()) {
+                (Lifetime::ExpiresAt(at), Some(held_at)) => at > held_at,
+                _ => false,
+            };
+            if !newer || held.access_token().expose_secret() == cached.access_token.expose_secret()
+            {
+                return false;
+            }
         }
         self.install(cached, now, now, wall).is_ok()
     }
