@@ -519,7 +519,10 @@ fn cells_sharing_a_store_renew_once_between_them() {
     let clock = Arc::new(ManualClock::new());
     let store = MemoryStore::new();
     let a = builder(&clock).build(&Limits::default(), true).unwrap();
-    let b = builder(&clock).seed(8).build(&Limits::default(), true).unwrap();
+    let b = builder(&clock)
+        .seed(8)
+        .build(&Limits::default(), true)
+        .unwrap();
     let server = Server::new(vec![Server::token("t1", 3600), Server::token("t2", 3600)]);
     let t1 = token(&a, &clock, &server, Some(&store)).unwrap();
     let from_store = token(&b, &clock, &server, Some(&store)).unwrap();

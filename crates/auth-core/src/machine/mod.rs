@@ -302,8 +302,7 @@ impl TokenSource {
     /// Then [`Event::TokenReady`] follows. Returns whether it was taken.
     pub fn handle_cached(&mut self, cached: TokenResponse, now: Instant, wall: SystemTime) -> bool {
         self.drop_unusable(now);
-        if self.in_flight.is_some() || self.rejected.contains(cached.access_token.expose_secret())
-        {
+        if self.in_flight.is_some() || self.rejected.contains(cached.access_token.expose_secret()) {
             return false;
         }
         if let Some(held) = &self.token {
