@@ -12,6 +12,7 @@ const ASYNC_CRATES: &[&str] = &["tokio", "hyper", "mio", "reqwest"];
 pub(crate) fn run(_args: &[String]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let cargo = cargo.as_str();
+    ensure_redis_server()?;
     crate::run(cargo, &["fmt", "--all", "--", "--check"], &[])?;
     crate::run(
         cargo,
@@ -134,4 +135,34 @@ fn check_blocking_redis_tree(cargo: &str) -> Result<(), String> {
             "the blocking build of auth-redis must stay free of {ASYNC_CRATES:?}, but its dependency tree contains {found:?}"
         ))
     }
+}
+
+/// The Redis store's tests run a real `redis-server` (never a mock): on a
+/// fresh Debian or Ubuntu machine, install it the way `.ci/run` does; say
+/// plainly what to do anywhere else.
+fn ensure_redis_server() -> Result<(), String> {
+    let present = || {
+        std::process::Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if present() {
+        return Ok(());
+    }
+    eprintln!("\nredis-server is missing (the Redis store's tests run a real one); installing it with apt-get");
+    let root = output("id", &["-u"]).is_ok_and(|u| u.trim() == "0");
+    let apt = |args: &[&str]| {
+        let (program, args): (&str, Vec<&str>) = if root {
+            ("apt-get", args.to_vec())
+        } else {
+            ("sudo", [&["apt-get"][..], args].concat())
+        };
+        crate::run(program, &args, &[])
+    };
+    let installed = apt(&["update"]).and_then(|()| apt(&["install", "-y", "redis-server"]));
+    if installed.is_ok() && present() {
+        return Ok(());
+    }
+    Err("redis-server is required by the tests and could not be installed; install the `redis-server` package (Debian/Ubuntu: `apt-get install redis-server`, macOS: `brew install redis`) and run again".into())
 }
