@@ -67,7 +67,12 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
     check_tree(cargo, "auth-ureq", ASYNC_CRATES)?;
     check_tree(cargo, "apiauth-cli", ASYNC_CRATES)?;
     // The blocking Redis store (the CLI's) promises the same: no tokio.
-    check_blocking_redis_tree(cargo)?;
+    check_tree_with(
+        cargo,
+        "auth-redis",
+        &["--no-default-features", "--features", "blocking"],
+        ASYNC_CRATES,
+    )?;
     // The demo is the project's main job: it must keep running end to end.
     crate::run(cargo, &["xtask", "demo"], &[])?;
     // The benchmarks must keep running; their numbers are not checked here.
@@ -81,11 +86,24 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
 
 /// Fails if `cargo tree -p <package> -e normal` names any of `banned`.
 fn check_tree(cargo: &str, package: &str, banned: &[&str]) -> Result<(), String> {
-    eprintln!("\n$ {cargo} tree -p {package} -e normal  (must not contain {banned:?})");
-    let tree = output(
-        cargo,
-        &["tree", "-p", package, "-e", "normal", "--prefix", "none"],
-    )?;
+    check_tree_with(cargo, package, &[], banned)
+}
+
+/// Like [`check_tree`], with feature flags (`features`) for the build.
+fn check_tree_with(
+    cargo: &str,
+    package: &str,
+    features: &[&str],
+    banned: &[&str],
+) -> Result<(), String> {
+    let mut args = vec!["tree", "-p", package];
+    args.extend_from_slice(features);
+    args.extend(["-e", "normal", "--prefix", "none"]);
+    eprintln!(
+        "\n$ {cargo} {}  (must not contain {banned:?})",
+        args.join(" ")
+    );
+    let tree = output(cargo, &args)?;
     let mut found: Vec<&str> = tree
         .lines()
         .filter_map(|line| line.split_whitespace().next())
@@ -97,42 +115,8 @@ fn check_tree(cargo: &str, package: &str, banned: &[&str]) -> Result<(), String>
         Ok(())
     } else {
         Err(format!(
-            "{package} must stay free of {banned:?}, but its dependency tree contains {found:?}"
-        ))
-    }
-}
-
-/// Fails if the blocking build of auth-redis (`--features blocking`, as the
-/// CLI uses it) has tokio, or any async crate, in its normal tree.
-fn check_blocking_redis_tree(cargo: &str) -> Result<(), String> {
-    eprintln!("\n$ {cargo} tree -p auth-redis --no-default-features --features blocking -e normal  (must not contain {ASYNC_CRATES:?})");
-    let tree = output(
-        cargo,
-        &[
-            "tree",
-            "-p",
-            "auth-redis",
-            "--no-default-features",
-            "--features",
-            "blocking",
-            "-e",
-            "normal",
-            "--prefix",
-            "none",
-        ],
-    )?;
-    let mut found: Vec<&str> = tree
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .filter(|name| ASYNC_CRATES.contains(name))
-        .collect();
-    found.dedup();
-    if found.is_empty() {
-        eprintln!("ok: none of them");
-        Ok(())
-    } else {
-        Err(format!(
-            "the blocking build of auth-redis must stay free of {ASYNC_CRATES:?}, but its dependency tree contains {found:?}"
+            "{package} {} must stay free of {banned:?}, but its dependency tree contains {found:?}",
+            features.join(" ")
         ))
     }
 }

@@ -551,3 +551,35 @@ fn cells_sharing_a_store_renew_once_between_them() {
         assert_eq!(t.access_token().expose_secret(), "t2");
     }
 }
+
+/// The fleet-wide renewal's edge: a refresh that starts by taking the
+/// store's lock is dropped there (its task cancelled, its runtime gone, a
+/// store that panicked). The slot comes free, the held token keeps being
+/// served, and the next read starts the refresh again.
+#[test]
+fn a_refresh_dropped_at_the_store_lock_frees_the_slot() {
+    let clock = Arc::new(ManualClock::new());
+    let store = MemoryStore::new();
+    let cell = builder(&clock).build(&Limits::default(), true).unwrap();
+    let server = Server::new(vec![Server::token("t1", 3600), Server::token("t2", 3600)]);
+    token(&cell, &clock, &server, Some(&store)).unwrap();
+    clock.advance(Duration::from_secs(3500));
+    let Read::Refresh(held, mut job) = cell.read() else {
+        panic!("inside the refresh window")
+    };
+    assert!(matches!(job.next_step(), Some(Step::Lock { .. })));
+    // While it holds the slot, readers keep the valid token, no second job.
+    assert!(matches!(cell.read(), Read::Fresh(_)));
+    drop(job);
+    assert_eq!(server.sends(), 1);
+    let Read::Refresh(again, job) = cell.read() else {
+        panic!("the next read starts the refresh again")
+    };
+    assert_eq!(again.id(), held.id());
+    run(job, &server, Some(&store));
+    assert_eq!(server.sends(), 2);
+    let Read::Fresh(t2) = cell.read() else {
+        panic!("renewed")
+    };
+    assert_eq!(t2.access_token().expose_secret(), "t2");
+}
