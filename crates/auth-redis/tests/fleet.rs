@@ -17,7 +17,7 @@ use common::*;
 /// Not a test of its own: the entry point of a fleet member.
 #[test]
 fn fleet_member() {
-    roles::play_if_member();
+    play_if_member();
 }
 
 fn herd(role: &str, processes: usize, callers: usize) {

@@ -14,7 +14,7 @@ use common::*;
 
 #[test]
 fn fleet_member() {
-    roles::play_if_member();
+    play_if_member();
 }
 
 /// Three processes (two async, one blocking) with steady load on
@@ -46,9 +46,9 @@ fn a_ten_second_outage_under_steady_load_costs_no_caller_an_error() {
         ("FLEET_EVERY_MS", "50".to_owned()),
     ];
     let mut members = vec![
-        Member::spawn("async", &env),
-        Member::spawn("async", &env),
-        Member::spawn("blocking", &env),
+        member("async", &env),
+        member("async", &env),
+        member("blocking", &env),
     ];
     for m in &members {
         m.ready();
@@ -83,7 +83,7 @@ fn a_ten_second_outage_under_steady_load_costs_no_caller_an_error() {
             )
         })
         .collect();
-    let mut late = Member::spawn("async", &late_env);
+    let mut late = member("async", &late_env);
     late.ready();
     late.go();
     let late = late.report(Duration::from_secs(20));
@@ -158,11 +158,13 @@ fn a_frozen_redis_delays_no_caller_past_the_timeout() {
         ))
         .unwrap();
     // Warm the connections, then freeze the server for 4 s.
-    let _ = blocking_provider(&token_url, &store, policy(), Duration::from_secs(5))
+    let _ = blocking_provider(&token_url, Some(&store), policy(), Duration::from_secs(5))
         .token()
         .unwrap();
-    rt.block_on(async_provider(&token_url, &astore, policy(), Duration::from_secs(5)).token())
-        .unwrap();
+    rt.block_on(
+        async_provider(&token_url, Some(&astore), policy(), Duration::from_secs(5)).token(),
+    )
+    .unwrap();
     let stall = Duration::from_secs(4);
     let port = redis.port();
     let sleeper = std::thread::spawn(move || {
@@ -174,13 +176,13 @@ fn a_frozen_redis_delays_no_caller_past_the_timeout() {
     std::thread::sleep(Duration::from_millis(100));
     // A new provider is a cold process: lock, load, fetch, save.
     let blocking = cold_calls_while("DEBUG SLEEP, blocking", stall / 2, || {
-        let tokens = blocking_provider(&token_url, &store, policy(), Duration::from_secs(5));
+        let tokens = blocking_provider(&token_url, Some(&store), policy(), Duration::from_secs(5));
         let t0 = Instant::now();
         tokens.token().unwrap();
         t0.elapsed()
     });
     let asynchronous = cold_calls_while("DEBUG SLEEP, async", stall / 2, || {
-        let tokens = async_provider(&token_url, &astore, policy(), Duration::from_secs(5));
+        let tokens = async_provider(&token_url, Some(&astore), policy(), Duration::from_secs(5));
         let t0 = Instant::now();
         rt.block_on(tokens.token()).unwrap();
         t0.elapsed()
@@ -207,13 +209,13 @@ fn a_listener_that_never_answers_delays_no_caller_past_the_timeout() {
     let astore = rt.block_on(AsyncRedisTokenStore::new(config)).unwrap();
     let stall = Duration::from_secs(3);
     let blocking = cold_calls_while("stalled listener, blocking", stall, || {
-        let tokens = blocking_provider(&token_url, &store, policy(), Duration::from_secs(5));
+        let tokens = blocking_provider(&token_url, Some(&store), policy(), Duration::from_secs(5));
         let t0 = Instant::now();
         tokens.token().unwrap();
         t0.elapsed()
     });
     let asynchronous = cold_calls_while("stalled listener, async", stall, || {
-        let tokens = async_provider(&token_url, &astore, policy(), Duration::from_secs(5));
+        let tokens = async_provider(&token_url, Some(&astore), policy(), Duration::from_secs(5));
         let t0 = Instant::now();
         rt.block_on(tokens.token()).unwrap();
         t0.elapsed()

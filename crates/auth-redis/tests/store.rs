@@ -17,7 +17,7 @@ use common::*;
 
 #[test]
 fn fleet_member() {
-    roles::play_if_member();
+    play_if_member();
 }
 
 const SECRET: &str = "s3cr3t-client-secret-value";
@@ -310,7 +310,7 @@ fn sealed_entries_hide_the_token_and_the_secret_and_cannot_move() {
     let store = RedisTokenStore::new(sealed_config(&redis.url(), [7; 32])).unwrap();
     let tokens = blocking_provider(
         &emu.url("/oauth2/token"),
-        &store,
+        Some(&store),
         policy(),
         Duration::from_secs(10),
     );
@@ -368,7 +368,7 @@ fn no_secret_in_debug_errors_or_logs() {
     let store = RedisTokenStore::new(config.clone()).unwrap();
     let tokens = blocking_provider(
         &emu.url("/oauth2/token"),
-        &store,
+        Some(&store),
         policy(),
         Duration::from_secs(10),
     );

@@ -17,6 +17,9 @@
 #![deny(missing_docs)]
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a fixture: a failure is a broken test setup
 
+#[cfg(feature = "fleet")]
+pub mod fleet;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
