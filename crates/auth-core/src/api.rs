@@ -99,7 +99,9 @@ impl RejectionPolicy {
         }
     }
 
-    /// Whether this answer rejects the token that was sent.
+    /// Whether this answer rejects the token that was sent. Besides the
+    /// HTTP statuses above, a gRPC `UNAUTHENTICATED` in the headers (see
+    /// [`is_grpc_unauthenticated`]) does, whatever the policy.
     ///
     /// `body_is_empty`: whether the response body had no bytes. Drivers
     /// that stream the body can read just enough to tell.
@@ -119,9 +121,20 @@ impl RejectionPolicy {
                 bearer_error(headers).as_deref() != Some("insufficient_scope")
                     && (self.forbidden || (self.forbidden_empty && body_is_empty))
             }
-            _ => false,
+            _ => is_grpc_unauthenticated(headers),
         }
     }
+}
+
+/// Whether a gRPC status in `fields` (response headers of a trailers-only
+/// answer, or trailers) is `UNAUTHENTICATED` (16): the gRPC form of a
+/// rejected token. gRPC answers it over HTTP 200, so it is judged apart
+/// from the HTTP status.
+#[must_use]
+pub fn is_grpc_unauthenticated(fields: &HeaderMap) -> bool {
+    fields
+        .get("grpc-status")
+        .is_some_and(|v| v.as_bytes().trim_ascii() == b"16")
 }
 
 /// The default: [`RejectionPolicy::unauthorized`].
@@ -395,6 +408,20 @@ mod tests {
         assert_eq!(p, RejectionPolicy::unauthorized());
         assert!(p.is_rejected(StatusCode::UNAUTHORIZED, &HeaderMap::new(), false));
         assert!(!p.is_rejected(StatusCode::FORBIDDEN, &HeaderMap::new(), true));
+    }
+
+    #[test]
+    fn grpc_unauthenticated_rejects_the_token_under_every_policy() {
+        let mut h = HeaderMap::new();
+        h.insert("grpc-status", HeaderValue::from_static("16"));
+        for p in [oauth2(), openverse(), markable()] {
+            assert!(p.is_rejected(StatusCode::OK, &h, true));
+        }
+        for other in ["0", "7", "2", "160", ""] {
+            h.insert("grpc-status", HeaderValue::from_static(other));
+            assert!(!oauth2().is_rejected(StatusCode::OK, &h, true), "{other}");
+        }
+        assert!(!oauth2().is_rejected(StatusCode::OK, &HeaderMap::new(), true));
     }
 
     #[test]

@@ -97,7 +97,8 @@ pub mod store;
 mod token;
 pub mod wire;
 
-pub use api::{classify_api_response, ApiOutcome, RejectionPolicy};
+pub use api::{classify_api_response, is_grpc_unauthenticated, ApiOutcome, RejectionPolicy};
+pub use assertion::PrivateKey;
 pub use credentials::ClientCredentials;
 pub use error::{
     describe_wait, Error, FieldError, OAuthError, OAuthErrorCode, SentCredentials,
