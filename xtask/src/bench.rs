@@ -30,6 +30,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         "--full"
     };
 
+    // The fleet scenario and the cached reads with a store run a real
+    // redis-server.
+    crate::ci::ensure_redis_server()?;
     if smoke {
         // Criterion in test mode runs each benchmark once; the scenarios
         // run shrunk. Debug builds: this proves the code runs, not speed.
@@ -80,6 +83,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         for name in [
             "async",
             "blocking",
+            "async_redis",
+            "blocking_redis",
             "arcswap_load_full",
             "tokio_mutex",
             "std_rwlock",
@@ -147,6 +152,21 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "caller_errors": scenarios["outage"]["caller_errors"],
             "token_requests": scenarios["outage"]["token_requests"],
             "recovered_ms": scenarios["outage"]["recovered_ms"],
+        },
+        "fleet": {
+            "processes": scenarios["fleet"]["processes"],
+            "cold_shared_token_requests": scenarios["fleet"]["cold_shared"]["token_requests"],
+            "cold_alone_token_requests": scenarios["fleet"]["cold_alone"]["token_requests"],
+            "refresh_shared_token_requests": scenarios["fleet"]["refresh_shared"]["token_requests"],
+            "refresh_alone_token_requests": scenarios["fleet"]["refresh_alone"]["token_requests"],
+            "caller_errors": [
+                scenarios["fleet"]["cold_shared"]["caller_errors"],
+                scenarios["fleet"]["cold_alone"]["caller_errors"],
+                scenarios["fleet"]["refresh_shared"]["caller_errors"],
+                scenarios["fleet"]["refresh_alone"]["caller_errors"],
+            ],
+            "cached_read_ns_async_redis": c1["async_redis"],
+            "cached_read_ns_blocking_redis": c1["blocking_redis"],
         },
         "exchange_overhead_ratio": {
             "async_vs_raw": scenarios["exchange_overhead"]["async_vs_raw"],
@@ -429,6 +449,47 @@ fn render(s: &Value, d: &Value, mode: &str) -> String {
     t += &format!(
         "| cold herd, blocking: token requests / max wait ({} threads) | {} / {} ms | — | — | exactly 1 |\n",
         hd["blocking_threads"], hd["blocking_token_requests"], hd["blocking_max_wait_ms"]
+    );
+    let fl = &d["scenarios"]["fleet"];
+    for (label, ours, base) in [
+        (
+            "cached read, async, store configured, 1 thread (ns)",
+            &c["async_redis"],
+            &c["arcswap_load_full"],
+        ),
+        (
+            "cached read, blocking, store configured, 1 thread (ns)",
+            &c["blocking_redis"],
+            &c["arcswap_load_full"],
+        ),
+        (
+            "cached read, async, store configured, 2 threads (ns)",
+            &c2["async_redis"],
+            &c2["arcswap_load_full"],
+        ),
+        (
+            "cached read, blocking, store configured, 2 threads (ns)",
+            &c2["blocking_redis"],
+            &c2["arcswap_load_full"],
+        ),
+    ] {
+        t += &format!(
+            "| {label} | {ours} | {base} | {} | ≤ 2× ArcSwap::load_full |\n",
+            ratio(ours, base)
+        );
+    }
+    t += &format!(
+        "| fleet, cold: token requests / slowest call (ms), {} processes × {} async callers, shared Redis store vs none | {} / {} | {} / {} | — | 1 request |\n",
+        fl["processes"], fl["cold_callers_per_process"],
+        fl["cold_shared"]["token_requests"], fl["cold_shared"]["max_wait_ms"],
+        fl["cold_alone"]["token_requests"], fl["cold_alone"]["max_wait_ms"],
+    );
+    t += &format!(
+        "| fleet, steady load for {} s on {} s tokens: token requests / caller errors, shared vs none | {} / {} | {} / {} | {} | one per renewal for the fleet |\n",
+        fl["run_s"], fl["lifetime_s"],
+        fl["refresh_shared"]["token_requests"], fl["refresh_shared"]["caller_errors"],
+        fl["refresh_alone"]["token_requests"], fl["refresh_alone"]["caller_errors"],
+        ratio(&fl["refresh_shared"]["token_requests"], &fl["refresh_alone"]["token_requests"]),
     );
     t += &format!(
         "| refresh under load: max `token()` latency (µs) | {} | {} (lock held while fetching) | {} | < 1 ms |\n",

@@ -124,7 +124,7 @@ fn check_tree_with(
 /// The Redis store's tests run a real `redis-server` (never a mock): on a
 /// fresh Debian or Ubuntu machine, install it the way `.ci/run` does; say
 /// plainly what to do anywhere else.
-fn ensure_redis_server() -> Result<(), String> {
+pub(crate) fn ensure_redis_server() -> Result<(), String> {
     let present = || {
         std::process::Command::new("redis-server")
             .arg("--version")

@@ -95,6 +95,34 @@ fn cached_read(c: &mut Criterion) {
     .expect("provider");
     blockp.token().expect("warm the blocking cache");
 
+    // The same drivers with a Redis store configured (issue #12): a read
+    // must stay in memory, the store is only for misses and renewals.
+    let redis = auth_redis_testing::RedisServer::start();
+    let config = || auth_redis::RedisConfig::new(&redis.url()).expect("redis url");
+    let astore = rt
+        .block_on(auth_redis::AsyncRedisTokenStore::new(config()))
+        .expect("async store");
+    let asyncr = auth_reqwest::TokenProvider::builder(
+        OAuth2::new(&url, ClientAuth::Basic).expect("url"),
+        creds(),
+    )
+    .store(Arc::new(astore))
+    .build()
+    .expect("provider");
+    rt.block_on(asyncr.token())
+        .expect("warm the async cache with a store");
+    let bstore = auth_redis::RedisTokenStore::new(config()).expect("blocking store");
+    let blockr = auth_ureq::TokenProvider::builder(
+        OAuth2::new(&url, ClientAuth::Basic).expect("url"),
+        creds(),
+    )
+    .store(Arc::new(bstore))
+    .build()
+    .expect("provider");
+    blockr
+        .token()
+        .expect("warm the blocking cache with a store");
+
     let swap = Arc::new(ArcSwap::from_pointee(plain()));
     let tmutex = Arc::new(tokio::sync::Mutex::new(Some(plain())));
     let rwlock = Arc::new(RwLock::new(Some(plain())));
@@ -122,6 +150,26 @@ fn cached_read(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 parallel(threads, iters, || {
                     black_box(blockp.token().expect("cached"));
+                })
+            })
+        });
+        g.bench_function("async_redis", |b| {
+            b.iter_custom(|iters| {
+                parallel_loops(threads, || {
+                    handle.block_on(async {
+                        let t = Instant::now();
+                        for _ in 0..iters {
+                            black_box(asyncr.token().await.expect("cached"));
+                        }
+                        t.elapsed()
+                    })
+                })
+            })
+        });
+        g.bench_function("blocking_redis", |b| {
+            b.iter_custom(|iters| {
+                parallel(threads, iters, || {
+                    black_box(blockr.token().expect("cached"));
                 })
             })
         });
@@ -159,6 +207,7 @@ fn cached_read(c: &mut Criterion) {
         g.finish();
     }
     drop(emu);
+    drop(redis);
 }
 
 criterion_group!(benches, cached_read);

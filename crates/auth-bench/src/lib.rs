@@ -8,6 +8,8 @@
 //!   like Go's `x/oauth2` `ReuseTokenSource` — no stampede, but every
 //!   caller waits for the fetch.
 
+pub mod fleet;
+
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 

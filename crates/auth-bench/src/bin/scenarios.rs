@@ -2,7 +2,7 @@
 //! side with its baseline against the in-process emulator on loopback.
 //! Prints one JSON object; `cargo xtask bench` folds it into the summary.
 //!
-//! Usage: `scenarios [--quick | --smoke] [--only herd|refresh_under_load|outage|exchange_overhead]`
+//! Usage: `scenarios [--quick | --smoke] [--only herd|refresh_under_load|outage|exchange_overhead|fleet]`
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -45,8 +45,20 @@ fn token_requests(emu: &Emulator) -> u64 {
         .unwrap_or(0)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+fn main() {
+    // The fleet scenario runs this binary again as its members.
+    if auth_redis_testing::fleet::play_if_member() {
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(scenarios());
+}
+
+async fn scenarios() {
     let args: Vec<String> = std::env::args().collect();
     // --smoke: every scenario, shrunk to seconds, to prove it still runs (CI).
     let smoke = args.iter().any(|a| a == "--smoke");
@@ -101,6 +113,26 @@ async fn main() {
             "exchange_overhead".into(),
             exchange_overhead(&emu, rounds).await,
         );
+    }
+    if wants("fleet") {
+        eprintln!("scenario: fleet");
+        let size = auth_bench::fleet::Size {
+            processes: if smoke { 3 } else { 8 },
+            cold_callers: if smoke { 10 } else { 100 },
+            lifetime: Duration::from_secs(match (smoke, quick) {
+                (true, _) => 3,
+                (false, true) => 10,
+                (false, false) => 30,
+            }),
+        };
+        // Members are child processes; the emulator keeps serving on this
+        // runtime while a blocking thread waits for them.
+        let emu = Arc::new(emu);
+        let e = Arc::clone(&emu);
+        let fleet = tokio::task::spawn_blocking(move || auth_bench::fleet::run(&e, size))
+            .await
+            .expect("the fleet scenario");
+        out.insert("fleet".into(), fleet);
     }
     println!("{}", Value::Object(out));
 }
