@@ -44,6 +44,9 @@ pub mod getting_started_async {}
 #[doc = include_str!("../../../docs/getting-started-blocking.md")]
 pub mod getting_started_blocking {}
 
+#[doc = include_str!("../../../docs/observability.md")]
+pub mod observability {}
+
 #[doc = include_str!("../../../docs/performance.md")]
 pub mod performance {}
 

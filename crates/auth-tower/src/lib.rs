@@ -10,23 +10,28 @@
 //! be replayed (see [`AuthLayer`] for exactly when).
 //!
 //! The inner service receives [`AuthBody<B>`] bodies. hyper's client takes
-//! any body type; tonic's `Channel` wants its own, so map the body:
+//! any body type; tonic's `Channel` wants its own, so map the body after the
+//! layer:
 //!
-//! ```ignore
-//! let channel = tonic::transport::Endpoint::from_static("https://api.example.com")
-//!     .connect_lazy();
+//! ```no_run
+//! # async fn demo(provider: auth_reqwest::TokenProvider) {
+//! use auth_tower::{AuthBody, AuthLayer};
+//! use tonic::body::Body;
+//!
+//! let channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:50051").connect_lazy();
 //! let authorized = tower::ServiceBuilder::new()
-//!     .layer(auth_tower::AuthLayer::new(provider))
-//!     .map_request(|r: http::Request<auth_tower::AuthBody<tonic::body::Body>>| {
-//!         r.map(tonic::body::Body::new)
-//!     })
+//!     .layer(AuthLayer::new(provider))
+//!     .map_request(|r: http::Request<AuthBody<Body>>| r.map(Body::new))
 //!     .service(channel);
-//! let mut client = my_proto::greeter_client::GreeterClient::new(authorized);
+//! // Any tonic-generated client takes it: `GreeterClient::new(authorized)`.
+//! let grpc = tonic::client::Grpc::new(authorized);
+//! # drop(grpc);
+//! # }
 //! ```
 //!
-//! The README's tonic example is compiled and run by the tests
-//! (`crates/auth-tower/tests/tonic.rs` holds the same code against a
-//! loopback server).
+//! `tests/tonic.rs` runs this stack against a tonic server on loopback that
+//! rejects the first token; `tests/hyper.rs` runs a hyper client against
+//! the emulator.
 //!
 //! [tower]: https://docs.rs/tower
 
