@@ -275,11 +275,19 @@ impl Cache {
 }
 
 /// The Redis store configuration for `url`, with the encryption key from
-/// `APIAUTH_CACHE_KEY` / `APIAUTH_CACHE_KEY_FILE` when set.
+/// `APIAUTH_CACHE_KEY` / `APIAUTH_CACHE_KEY_FILE` and the private CA from
+/// `APIAUTH_CACHE_CA_FILE` when set.
 pub(crate) fn redis_config(url: &str) -> Result<RedisConfig, Failure> {
-    let config = RedisConfig::new(url).map_err(|e| {
+    let mut config = RedisConfig::new(url).map_err(|e| {
         Failure::usage(e).hint("a cache URL looks like redis://HOST:6379/0 or rediss://HOST:6380/0")
     })?;
+    if let Some(ca) = std::env::var_os(auth_redis::CACHE_CA_FILE_ENV).filter(|p| !p.is_empty()) {
+        config = config
+            .with_root_ca_file(std::path::Path::new(&ca))
+            .map_err(|e| {
+                Failure::usage(e).hint("APIAUTH_CACHE_CA_FILE names a PEM file of CA certificates")
+            })?;
+    }
     let key = EncryptionKey::from_env().map_err(|e| {
         Failure::usage(e).hint("make a key with `head -c 32 /dev/urandom | base64`")
     })?;

@@ -19,6 +19,10 @@ pub const CACHE_KEY_ENV: &str = "APIAUTH_CACHE_KEY";
 /// (32 bytes, base64), read when [`CACHE_KEY_ENV`] is not set.
 pub const CACHE_KEY_FILE_ENV: &str = "APIAUTH_CACHE_KEY_FILE";
 
+/// Environment variable naming a PEM file of CA certificates to trust for
+/// `rediss://` instead of the system's roots (a private CA).
+pub const CACHE_CA_FILE_ENV: &str = "APIAUTH_CACHE_CA_FILE";
+
 /// Default namespace of every key the store writes.
 pub const DEFAULT_PREFIX: &str = "apiauth";
 /// Default bound on one Redis command (a round trip on an open connection).
@@ -50,6 +54,7 @@ pub const DEFAULT_NO_EXPIRY_TTL: Duration = Duration::from_secs(3600);
 /// | [`with_poll_interval`](Self::with_poll_interval) | 50 ms |
 /// | [`with_no_expiry_ttl`](Self::with_no_expiry_ttl) | 1 h |
 /// | [`with_encryption_key`](Self::with_encryption_key) | none: tokens stored in clear |
+/// | [`with_root_ca_pem`](Self::with_root_ca_pem) | the system's roots (`rediss://` only) |
 ///
 /// `Debug` shows the URL without its user and password, and never the key.
 #[derive(Clone)]
@@ -63,6 +68,7 @@ pub struct RedisConfig {
     pub(crate) poll_interval: Duration,
     pub(crate) no_expiry_ttl: Duration,
     pub(crate) encryption_key: Option<EncryptionKey>,
+    pub(crate) root_ca: Option<Vec<u8>>,
 }
 
 impl RedisConfig {
@@ -79,18 +85,23 @@ impl RedisConfig {
             poll_interval: DEFAULT_POLL_INTERVAL,
             no_expiry_ttl: DEFAULT_NO_EXPIRY_TTL,
             encryption_key: None,
+            root_ca: None,
         })
     }
 
     /// The configuration the environment asks for: the URL in
     /// `APIAUTH_CACHE_URL` and, if set, the encryption key from
-    /// `APIAUTH_CACHE_KEY` or the file named by `APIAUTH_CACHE_KEY_FILE`.
+    /// `APIAUTH_CACHE_KEY` or the file named by `APIAUTH_CACHE_KEY_FILE`,
+    /// and the CA file named by `APIAUTH_CACHE_CA_FILE`.
     /// `Ok(None)` when no URL is set.
     pub fn from_env() -> Result<Option<Self>, Error> {
         let Some(url) = std::env::var(CACHE_URL_ENV).ok().filter(|u| !u.is_empty()) else {
             return Ok(None);
         };
-        let config = Self::new(&url)?;
+        let mut config = Self::new(&url)?;
+        if let Some(ca) = std::env::var_os(CACHE_CA_FILE_ENV).filter(|p| !p.is_empty()) {
+            config = config.with_root_ca_file(Path::new(&ca))?;
+        }
         Ok(Some(match EncryptionKey::from_env()? {
             Some(key) => config.with_encryption_key(key),
             None => config,
@@ -170,6 +181,35 @@ impl RedisConfig {
         self
     }
 
+    /// Trusts the CA certificates in `pem` (one or more `CERTIFICATE`
+    /// blocks) for `rediss://`, instead of the system's roots: for a Redis
+    /// behind a private CA. The server's certificate must still name the
+    /// host in the URL.
+    pub fn with_root_ca_pem(mut self, pem: &[u8]) -> Result<Self, Error> {
+        if !self.url.shown.starts_with("rediss://") {
+            return Err(Error::InvalidConfig(
+                "a CA certificate only applies to a rediss:// URL; use rediss:// for TLS".into(),
+            ));
+        }
+        let text = String::from_utf8_lossy(pem);
+        if !text.contains("-----BEGIN CERTIFICATE-----") {
+            return Err(Error::InvalidConfig(
+                "the CA file holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into(),
+            ));
+        }
+        self.root_ca = Some(pem.to_vec());
+        Ok(self)
+    }
+
+    /// [`with_root_ca_pem`](Self::with_root_ca_pem) with the contents of
+    /// the file at `path`.
+    pub fn with_root_ca_file(self, path: &Path) -> Result<Self, Error> {
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::InvalidConfig(format!("cannot read the CA file {}: {e}", path.display()))
+        })?;
+        self.with_root_ca_pem(&pem)
+    }
+
     /// The URL without its user and password: what may be shown.
     #[must_use]
     pub fn display_url(&self) -> &str {
@@ -240,6 +280,7 @@ impl fmt::Debug for RedisConfig {
             .field("lease_ttl", &self.lease_ttl)
             .field("poll_interval", &self.poll_interval)
             .field("encrypted", &self.encryption_key.is_some())
+            .field("private_ca", &self.root_ca.is_some())
             .finish_non_exhaustive()
     }
 }

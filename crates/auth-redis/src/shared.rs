@@ -49,8 +49,19 @@ impl Shared {
     /// Checks `config` and says where the fingerprint key comes from.
     pub fn setup(config: &RedisConfig) -> Result<(redis::Client, Setup), Error> {
         config.check()?;
-        let client = redis::Client::open(config.url.full.as_str())
-            .map_err(|e| Error::InvalidConfig(format!("redis refuses the URL: {:?}", e.kind())))?;
+        let client = match &config.root_ca {
+            None => redis::Client::open(config.url.full.as_str()),
+            Some(pem) => redis::Client::build_with_tls(
+                config.url.full.as_str(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                },
+            ),
+        }
+        .map_err(|e| {
+            Error::InvalidConfig(format!("redis refuses the URL or the CA: {:?}", e.kind()))
+        })?;
         if let Some(key) = &config.encryption_key {
             return Ok((client, Setup::Derived(entry::derived_fingerprint_key(key))));
         }

@@ -34,6 +34,14 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     child: Mutex<Option<Child>>,
+    tls: Option<Tls>,
+}
+
+/// The TLS side of a server from [`RedisServer::start_tls`].
+#[derive(Debug)]
+struct Tls {
+    port: u16,
+    ca_pem: String,
 }
 
 impl RedisServer {
@@ -44,12 +52,36 @@ impl RedisServer {
     /// If `redis-server` cannot be run or does not answer within 10 s.
     #[must_use]
     pub fn start() -> RedisServer {
+        Self::start_with(false)
+    }
+
+    /// Starts a server that also serves TLS on a second port, with a
+    /// certificate for `127.0.0.1` and `localhost` from a CA made for it:
+    /// [`url`](Self::url) is then `rediss://…`, and [`ca_pem`](Self::ca_pem)
+    /// the CA a client must trust. The plain port stays open for the
+    /// fixture's own commands.
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](Self::start), or if the certificates cannot be made.
+    #[must_use]
+    pub fn start_tls() -> RedisServer {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> RedisServer {
         // A port can be taken between the probe and the bind: try a few.
         for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("a temp dir for redis-server");
+            let tls = tls.then(|| Tls {
+                port: free_port(),
+                ca_pem: certificates(dir.path()),
+            });
             let server = RedisServer {
                 port: free_port(),
-                dir: tempfile::tempdir().expect("a temp dir for redis-server"),
+                dir,
                 child: Mutex::new(None),
+                tls,
             };
             if server.spawn() {
                 return server;
@@ -64,10 +96,24 @@ impl RedisServer {
         self.port
     }
 
-    /// `redis://127.0.0.1:<port>/0`.
+    /// `redis://127.0.0.1:<port>/0`, or for a TLS server
+    /// `rediss://127.0.0.1:<tls port>/0`.
     #[must_use]
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        match &self.tls {
+            Some(tls) => format!("rediss://127.0.0.1:{}/0", tls.port),
+            None => format!("redis://127.0.0.1:{}/0", self.port),
+        }
+    }
+
+    /// The PEM of the CA that signed a TLS server's certificate.
+    ///
+    /// # Panics
+    ///
+    /// If the server was not started with [`start_tls`](Self::start_tls).
+    #[must_use]
+    pub fn ca_pem(&self) -> &str {
+        &self.tls.as_ref().expect("a TLS server").ca_pem
     }
 
     /// Kills the server (SIGKILL, by pid) and waits for it: like a crash,
@@ -186,6 +232,21 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no"])
             // DEBUG SLEEP, for the slow-server tests.
             .args(["--enable-debug-command", "local"])
+            .args(self.tls.as_ref().map_or_else(Vec::new, |tls| {
+                let file = |name: &str| self.dir.path().join(name).display().to_string();
+                vec![
+                    "--tls-port".to_owned(),
+                    tls.port.to_string(),
+                    "--tls-cert-file".to_owned(),
+                    file("server.crt"),
+                    "--tls-key-file".to_owned(),
+                    file("server.key"),
+                    "--tls-ca-cert-file".to_owned(),
+                    file("ca.crt"),
+                    "--tls-auth-clients".to_owned(),
+                    "no".to_owned(),
+                ]
+            }))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -231,6 +292,26 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Writes `ca.crt`, `server.crt` and `server.key` into `dir` (a CA made
+/// for this server, and a certificate it signed for `127.0.0.1` and
+/// `localhost`); returns the CA's PEM.
+fn certificates(dir: &std::path::Path) -> String {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair, SanType};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let mut server = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    server
+        .subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let key = KeyPair::generate().unwrap();
+    let cert = server.signed_by(&key, &ca).unwrap();
+    std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
+    std::fs::write(dir.join("server.crt"), cert.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+    ca.pem()
 }
 
 fn resp(args: &[&str]) -> Vec<u8> {
