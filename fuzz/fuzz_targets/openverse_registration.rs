@@ -26,7 +26,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(client) => {
             assert_eq!(Some(client.credentials.client_id()), body_id.as_deref());
             assert_eq!(
-                Some(client.credentials.client_secret().expose_secret()),
+                client
+                    .credentials
+                    .client_secret()
+                    .map(|s| s.expose_secret()),
                 body_secret.as_deref()
             );
             assert!(!format!("{:?}", client.credentials).contains(CLIENT_SECRET));

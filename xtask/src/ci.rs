@@ -42,6 +42,19 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
         ],
         &[],
     )?;
+    crate::run(
+        cargo,
+        &[
+            "test",
+            "-p",
+            "auth-cell",
+            "--features",
+            "metrics",
+            "--test",
+            "metrics",
+        ],
+        &[],
+    )?;
     // The cell's synchronization, model-checked by loom over every
     // interleaving within three preemptions (a separate target directory
     // keeps the `--cfg` build from invalidating the normal one).

@@ -39,6 +39,7 @@ use auth_core::{
 
 use crate::clock::Clock;
 use crate::job::{Job, Start};
+use crate::metrics::Metrics;
 use crate::store::same_token;
 use crate::sync::{self, Mutex, Slot};
 use crate::Error;
@@ -61,6 +62,7 @@ pub(crate) struct Shared {
     pub(crate) wait_limit: Duration,
     rejection: RejectionPolicy,
     rate_limits: std::sync::Mutex<Option<RateLimits>>,
+    pub(crate) metrics: Metrics,
 }
 
 /// What the hot path sees: a usable token and when the machine next wants
@@ -223,6 +225,7 @@ impl TokenCell {
         let key = machine.cache_key(key);
         let provider = machine.provider().clone();
         let client_id = machine.credentials().client_id().to_owned();
+        let metrics = Metrics::new(provider.kind(), &client_id, &machine.scopes().canonical());
         Self {
             shared: Arc::new(Shared {
                 cache: Slot::empty(),
@@ -245,6 +248,7 @@ impl TokenCell {
                 wait_limit,
                 rejection,
                 rate_limits: std::sync::Mutex::new(None),
+                metrics,
             }),
         }
     }
@@ -262,6 +266,10 @@ impl TokenCell {
             c.filter(|c| c.token.is_usable(now))
                 .map(|c| (Arc::clone(&c.token), c.check_at.is_some_and(|at| at <= now)))
         });
+        match &hit {
+            Some((token, _)) => self.shared.metrics.hit(|| token.remaining(now)),
+            None => self.shared.metrics.miss(),
+        }
         match hit {
             Some((token, false)) => Read::Fresh(token),
             Some((token, true)) => match self.try_refresh() {
@@ -291,8 +299,11 @@ impl TokenCell {
                 st.machine.handle_timeout(now);
             }
             sh.process_events(&mut st, now, false, &mut out);
-            if let Some(t) = st.machine.poll_transmit() {
+            if let Some(t) = st.machine.poll_transmit(sh.clock.wall()) {
                 claimed = Some(sh.claim(&mut st, Start::Send(Box::new(t))));
+            } else {
+                // A request that could not be built failed as an event.
+                sh.process_events(&mut st, now, false, &mut out);
             }
         }
         sh.publish(&st, now);
@@ -418,6 +429,9 @@ impl TokenCell {
         let mut st = sync::lock(&sh.state);
         let now = sh.clock.now();
         st.machine.handle_invalidate(token.id(), now);
+        if st.machine.token(now).is_none() {
+            sh.metrics.dropped();
+        }
         if sh.has_store {
             let rejected = StoredToken::new(&sh.key, token);
             st.store_ops
@@ -460,7 +474,9 @@ impl TokenCell {
         let st = sync::lock(&self.shared.state);
         let credentials = st.machine.credentials();
         let redactor = auth_core::redact::Redactor::new([
-            credentials.client_secret().expose_secret(),
+            credentials
+                .client_secret()
+                .map_or("", auth_core::ClientSecret::expose_secret),
             token.access_token().expose_secret(),
         ])
         .with_client_id(credentials.client_id());
@@ -608,10 +624,12 @@ impl Shared {
                 }
                 st.machine.handle_demand(now);
                 self.process_events(st, now, false, out);
-                if let Some(t) = st.machine.poll_transmit() {
+                if let Some(t) = st.machine.poll_transmit(self.clock.wall()) {
                     let (start, id) = self.claim(st, Start::Send(Box::new(t)));
                     return Next::Run(start, id);
                 }
+                // A request that could not be built failed as an event.
+                self.process_events(st, now, false, out);
                 if !st.store_ops.is_empty() {
                     let (start, id) = self.claim(st, Start::Drive);
                     return Next::Run(start, id);
@@ -660,6 +678,7 @@ impl Shared {
                     if restored {
                         out.log(Log::Restored);
                     } else {
+                        self.metrics.fetched(token.remaining(now));
                         out.log(Log::Ready {
                             usable_for_s: token.remaining(now).map(|d| d.as_secs()),
                             scopes: token.granted_scopes().to_string(),
@@ -672,10 +691,14 @@ impl Shared {
                     st.resolve(None, out);
                 }
                 Event::Failed(e) => {
+                    self.metrics.failed(false);
                     out.log(Log::Failed(e.clone()));
                     st.resolve(Some(e), out);
                 }
-                Event::RefreshFailed(e) => out.log(Log::RefreshFailed(e)),
+                Event::RefreshFailed(e) => {
+                    self.metrics.failed(true);
+                    out.log(Log::RefreshFailed(e));
+                }
                 _ => {}
             }
         }

@@ -176,10 +176,12 @@ impl Job {
                         st.machine.handle_demand(now);
                         sh.process_events(&mut st, now, false, &mut out);
                     }
-                    if let Some(t) = st.machine.poll_transmit() {
+                    if let Some(t) = st.machine.poll_transmit(sh.clock.wall()) {
                         self.phase = Phase::Pending(Box::new(t));
                         continue;
                     }
+                    // A request that could not be built failed as an event.
+                    sh.process_events(&mut st, now, false, &mut out);
                     if let Some(op) = st.store_ops.pop_front() {
                         let (name, step) = match op {
                             StoreOp::Save(e) => ("save", Step::Save(e)),

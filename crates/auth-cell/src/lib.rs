@@ -94,6 +94,7 @@ mod clock;
 mod config;
 mod error;
 pub mod job;
+pub mod metrics;
 mod store;
 mod sync;
 mod wait;

@@ -42,6 +42,8 @@ impl TokenCell {
     {
         let limit = self.wait_limit();
         let deadline = Instant::now() + limit;
+        // Counted until this returns, or its future is dropped.
+        let _waiting = (!matches!(first, Demand::Ready(_))).then(|| self.shared.metrics.waiting());
         let mut demand = first;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -86,6 +88,8 @@ impl TokenCell {
     ) -> Result<Arc<Token>, Error> {
         let limit = self.wait_limit();
         let deadline = Instant::now() + limit;
+        // Counted until this returns, or its future is dropped.
+        let _waiting = (!matches!(first, Demand::Ready(_))).then(|| self.shared.metrics.waiting());
         let waker = Waker::from(Arc::new(Unpark(thread::current())));
         let mut cx = Context::from_waker(&waker);
         let mut demand = first;

@@ -1,24 +1,37 @@
-//! Client credentials: the pair a client authenticates with.
+//! Client credentials: what a client authenticates with.
 
 use std::fmt;
 
+use crate::assertion::PrivateKey;
 use crate::error::Error;
 use crate::secret::ClientSecret;
 
-/// A client identifier and its secret (RFC 6749 §2.2, §2.3.1).
+/// A client identifier and what proves it: a secret (RFC 6749 §2.3.1) or
+/// a private key that signs client assertions (RFC 7523 §2.2,
+/// `private_key_jwt`).
 ///
-/// The id is not secret and shows in `Debug`; the secret never does.
+/// The id is not secret and shows in `Debug`; the secret and the key never
+/// do.
 ///
 /// ```
 /// use auth_core::ClientCredentials;
 /// let c = ClientCredentials::new("pm8GMaIX", "YhVjvIBc").unwrap();
 /// assert_eq!(c.client_id(), "pm8GMaIX");
+/// assert_eq!(c.client_secret().unwrap().expose_secret(), "YhVjvIBc");
+/// assert!(c.private_key().is_none());
 /// assert!(!format!("{c:?}").contains("YhVjvIBc"));
 /// ```
 #[derive(Clone)]
 pub struct ClientCredentials {
     client_id: String,
-    client_secret: ClientSecret,
+    proof: Proof,
+}
+
+/// What proves the client's identity.
+#[derive(Clone)]
+enum Proof {
+    Secret(ClientSecret),
+    PrivateKey(PrivateKey),
 }
 
 impl ClientCredentials {
@@ -28,18 +41,8 @@ impl ClientCredentials {
         client_id: impl Into<String>,
         client_secret: impl Into<ClientSecret>,
     ) -> Result<Self, Error> {
-        let client_id = client_id.into();
+        let client_id = checked_id(client_id.into())?;
         let client_secret = client_secret.into();
-        if client_id.is_empty() {
-            return Err(Error::InvalidConfig(
-                "the client id is empty; pass the id the provider issued".into(),
-            ));
-        }
-        if client_id.chars().any(char::is_control) {
-            return Err(Error::InvalidConfig(
-                "the client id contains a control character; check for a stray newline".into(),
-            ));
-        }
         if client_secret.is_empty() {
             return Err(Error::InvalidConfig(
                 "the client secret is empty; pass the secret the provider issued".into(),
@@ -47,7 +50,28 @@ impl ClientCredentials {
         }
         Ok(Self {
             client_id,
-            client_secret,
+            proof: Proof::Secret(client_secret),
+        })
+    }
+
+    /// Credentials for `private_key_jwt`: the client id and the private key
+    /// whose public half is registered with the provider. Use them with
+    /// [`ClientAuth::PrivateKeyJwt`](crate::ClientAuth::PrivateKeyJwt).
+    /// Refuses an empty id and ids with control characters.
+    ///
+    /// ```
+    /// use auth_core::{ClientCredentials, PrivateKey};
+    /// # let pem = include_str!("../tests/fixtures/p256.pkcs8.pem");
+    /// let key = PrivateKey::from_pem(pem)?;
+    /// let c = ClientCredentials::with_private_key("my-client", key)?;
+    /// assert!(c.client_secret().is_none());
+    /// assert_eq!(c.private_key().map(|k| k.algorithm()), Some("ES256"));
+    /// # Ok::<(), auth_core::Error>(())
+    /// ```
+    pub fn with_private_key(client_id: impl Into<String>, key: PrivateKey) -> Result<Self, Error> {
+        Ok(Self {
+            client_id: checked_id(client_id.into())?,
+            proof: Proof::PrivateKey(key),
         })
     }
 
@@ -57,19 +81,58 @@ impl ClientCredentials {
         &self.client_id
     }
 
-    /// The client secret, still wrapped.
+    /// The client secret, still wrapped; `None` for key credentials.
     #[must_use]
-    pub fn client_secret(&self) -> &ClientSecret {
-        &self.client_secret
+    pub fn client_secret(&self) -> Option<&ClientSecret> {
+        match &self.proof {
+            Proof::Secret(s) => Some(s),
+            Proof::PrivateKey(_) => None,
+        }
     }
+
+    /// The private key; `None` for secret credentials.
+    #[must_use]
+    pub fn private_key(&self) -> Option<&PrivateKey> {
+        match &self.proof {
+            Proof::Secret(_) => None,
+            Proof::PrivateKey(k) => Some(k),
+        }
+    }
+
+    /// What the credentials hold, in words for an error message: `a client
+    /// secret` or `a private key (ES256)`.
+    #[must_use]
+    pub(crate) fn describe(&self) -> String {
+        match &self.proof {
+            Proof::Secret(_) => "a client secret".into(),
+            Proof::PrivateKey(k) => format!("a private key ({})", k.algorithm()),
+        }
+    }
+}
+
+fn checked_id(client_id: String) -> Result<String, Error> {
+    if client_id.is_empty() {
+        return Err(Error::InvalidConfig(
+            "the client id is empty; pass the id the provider issued".into(),
+        ));
+    }
+    if client_id.chars().any(char::is_control) {
+        return Err(Error::InvalidConfig(
+            "the client id contains a control character; check for a stray newline".into(),
+        ));
+    }
+    Ok(client_id)
 }
 
 impl fmt::Debug for ClientCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientCredentials")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret)
-            .finish()
+        let mut d = f.debug_struct("ClientCredentials");
+        d.field("client_id", &self.client_id);
+        match &self.proof {
+            Proof::Secret(s) => d.field("client_secret", s),
+            Proof::PrivateKey(k) => d.field("private_key", k),
+        };
+        d.finish()
     }
 }
 

@@ -153,6 +153,38 @@ pub enum Error {
     #[error("the token endpoint issued again a token the API already rejected; backing off before asking again")]
     ReissuedRejectedToken,
 
+    /// Discovery: the server has no metadata document at this well-known
+    /// URL (HTTP 404 or 410). Not a failure of discovery as a whole: try
+    /// the next URL of [`discovery_requests`](crate::discovery::discovery_requests).
+    #[error("no authorization server metadata at this URL (HTTP {status}); try the next well-known URL, or check the issuer")]
+    MetadataNotFound {
+        /// The status, 404 or 410.
+        status: StatusCode,
+    },
+
+    /// Discovery: the metadata document names another issuer than the one
+    /// asked for (RFC 8414 §3.3, OpenID Connect Discovery §4.3). It is not
+    /// used: a document may only speak for its own issuer.
+    #[error("the metadata names the issuer `{found}`, but `{expected}` was asked for; they must be identical (RFC 8414 §3.3): if this is the right server, configure the issuer exactly as its document writes it (a trailing slash counts)")]
+    IssuerMismatch {
+        /// The issuer asked for, sanitized.
+        expected: String,
+        /// The issuer the document names, sanitized and shortened.
+        found: String,
+    },
+
+    /// Discovery: the server's metadata allows none of the ways these
+    /// credentials can authenticate (RFC 8414
+    /// `token_endpoint_auth_methods_supported`).
+    #[error("the server accepts none of the ways these credentials can authenticate: it lists {}, and the credentials hold {have}; give the credentials it accepts (a private key for private_key_jwt, a secret for client_secret_basic or client_secret_post)", MethodList(supported))]
+    NoAuthMethod {
+        /// What the server lists, sanitized (with the signing algorithms
+        /// it accepts for `private_key_jwt`, when it says).
+        supported: Vec<String>,
+        /// What the credentials hold: `a client secret`, `a private key (ES256)`.
+        have: String,
+    },
+
     /// The configuration cannot work (a bad URL, an empty id, …).
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
@@ -203,6 +235,7 @@ impl Error {
             | Error::MalformedResponse { status, .. }
             | Error::UnexpectedStatus { status, .. }
             | Error::KeyStatusFailed { status, .. }
+            | Error::MetadataNotFound { status }
             | Error::Registration { status, .. } => Some(*status),
             _ => None,
         }
@@ -463,6 +496,23 @@ impl fmt::Display for LocationHint<'_> {
     }
 }
 
+struct MethodList<'a>(&'a [String]);
+
+impl fmt::Display for MethodList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("no client authentication method");
+        }
+        for (i, m) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "`{m}`")?;
+        }
+        Ok(())
+    }
+}
+
 struct FieldList<'a>(&'a [FieldError]);
 
 impl fmt::Display for FieldList<'_> {
@@ -497,12 +547,40 @@ mod tests {
                 kind: TransportErrorKind::Reset,
                 detail: "peer closed".into(),
             },
+            Error::MetadataNotFound {
+                status: StatusCode::NOT_FOUND,
+            },
+            Error::IssuerMismatch {
+                expected: "https://a.example".into(),
+                found: "https://b.example".into(),
+            },
+            Error::NoAuthMethod {
+                supported: vec!["client_secret_basic".into()],
+                have: "a private key (ES256)".into(),
+            },
         ];
         for e in errors {
             let s = e.to_string();
             assert!(s.chars().next().unwrap().is_lowercase(), "{s}");
             assert!(!s.ends_with('.'), "{s}");
         }
+    }
+
+    #[test]
+    fn discovery_errors_are_final() {
+        let not_found = Error::MetadataNotFound {
+            status: StatusCode::GONE,
+        };
+        assert!(!not_found.is_retryable());
+        assert_eq!(not_found.status(), Some(StatusCode::GONE));
+        let none = Error::NoAuthMethod {
+            supported: Vec::new(),
+            have: "a client secret".into(),
+        };
+        assert!(!none.is_retryable());
+        assert!(none
+            .to_string()
+            .contains("lists no client authentication method"));
     }
 
     #[test]

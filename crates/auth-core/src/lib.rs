@@ -14,9 +14,11 @@
 //!    is `Some`, use it; if [`TokenSource::is_refresh_due`]`(now)` also
 //!    holds, continue with step 3 in the background.
 //! 3. Otherwise call [`TokenSource::handle_demand`]`(now)`.
-//! 4. After **every** `handle_*` call, drain [`TokenSource::poll_transmit`]:
-//!    send each [`Transmit`]'s request as is — no redirects, a capped body —
-//!    and report back with [`TokenSource::handle_response`] (any status) or
+//! 4. After **every** `handle_*` call, drain
+//!    [`TokenSource::poll_transmit`]`(wall)`, giving the wall-clock time of
+//!    sending (a `private_key_jwt` request is signed then): send each
+//!    [`Transmit`]'s request as is — no redirects, a capped body — and
+//!    report back with [`TokenSource::handle_response`] (any status) or
 //!    [`TokenSource::handle_transport_error`].
 //! 5. After every `handle_*` call, drain [`TokenSource::poll_event`]:
 //!    [`Event::TokenReady`] wakes waiting callers, [`Event::Failed`] gives
@@ -31,6 +33,18 @@
 //!    a new one and retry the request once. Should the token endpoint hand
 //!    the rejected token back, the machine refuses it and backs off
 //!    ([`Error::ReissuedRejectedToken`]).
+//!
+//! ## Keys and discovery
+//!
+//! Besides a client secret, a client can prove who it is with a private key
+//! (`private_key_jwt`, module [`assertion`]):
+//! [`ClientCredentials::with_private_key`] with [`ClientAuth::PrivateKeyJwt`].
+//! Each request then carries a new signed assertion, made when
+//! [`TokenSource::poll_transmit`] hands the request out. A provider can also
+//! be found from its issuer URL (module [`discovery`]): the driver fetches
+//! [`discovery::discovery_requests`], the core reads the answer with
+//! [`discovery::Metadata::parse`] and picks the authentication method with
+//! [`discovery::Metadata::provider`].
 //!
 //! ## States
 //!
@@ -63,7 +77,7 @@
 //!
 //! let now = Instant::now();
 //! source.handle_demand(now);
-//! let transmit = source.poll_transmit().expect("a token request");
+//! let transmit = source.poll_transmit(SystemTime::now()).expect("a token request");
 //! assert_eq!(transmit.request.uri(), "https://auth.example.com/token");
 //!
 //! // The driver would send transmit.request; here the answer is canned.
@@ -85,8 +99,10 @@
 #![deny(missing_docs)]
 
 mod api;
+pub mod assertion;
 mod credentials;
 pub mod datetime;
+pub mod discovery;
 mod error;
 mod machine;
 pub mod provider;
@@ -108,8 +124,10 @@ pub use machine::{Event, Phase, RefreshPolicy, RequestId, TokenSource, Transmit}
 pub use provider::openverse::{
     KeyStatus, RateLimit, RateLimits, RegisteredClient, Registration, Routes,
 };
-pub use provider::{ClientAuth, Markable, OAuth2, Openverse, Provider, ResponseContext};
+pub use provider::{
+    AssertionInput, ClientAuth, Markable, OAuth2, Openverse, Provider, ResponseContext,
+};
 pub use scope::{MarkableScope, Scope, Scopes};
-pub use secret::{AccessToken, ClientSecret};
+pub use secret::{AccessToken, ClientAssertion, ClientSecret};
 pub use store::{CacheKey, FingerprintKey, StoredToken};
 pub use token::{Lifetime, PublishableToken, Token, TokenId, TokenResponse, TokenType};

@@ -1,4 +1,4 @@
-//! Secret strings: client secrets and access tokens.
+//! Secret strings: client secrets, client assertions and access tokens.
 //!
 //! In scope: holding a secret so that it zeroizes on drop, prints
 //! `[redacted]` in `Debug`, has no `Display` and no `PartialEq`, and is read
@@ -83,6 +83,14 @@ secret_type!(
     /// assert_eq!(format!("{t:?}"), "[redacted]");
     /// ```
     AccessToken
+);
+
+secret_type!(
+    /// A signed client assertion (RFC 7523 §2.2 `client_assertion`): a
+    /// compact JWS that authenticates the client until it expires, so it is
+    /// kept like a secret. Made by
+    /// [`PrivateKey::client_assertion`](crate::PrivateKey::client_assertion).
+    ClientAssertion
 );
 
 impl ClientSecret {

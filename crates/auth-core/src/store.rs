@@ -18,10 +18,10 @@ use crate::secret::AccessToken;
 use crate::token::{Lifetime, Token, TokenResponse, TokenType};
 
 /// Which token a cache entry holds: provider dialect, token endpoint,
-/// a keyed fingerprint of the client secret, client id and scopes. Two
-/// sources with equal keys may share a token; a different secret gives a
-/// different key, so a wrong secret never reads a token fetched with the
-/// right one.
+/// a keyed fingerprint of the client secret (or private key), client id
+/// and scopes. Two sources with equal keys may share a token; a different
+/// secret or key gives a different key, so a wrong secret never reads a
+/// token fetched with the right one.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CacheKey(String);
 
@@ -115,8 +115,11 @@ impl FingerprintKey {
         &self.0
     }
 
-    /// The fingerprint of `credentials`' secret: 128 bits of
-    /// HMAC-SHA-256, in hex.
+    /// The fingerprint of `credentials`' secret or private key: 128 bits
+    /// of HMAC-SHA-256, in hex. A key is fingerprinted by its algorithm and
+    /// private part under a tag of its own, so no secret and no other key
+    /// can share its fingerprint (a key id does not count: the same key
+    /// under another id fetches the same client's tokens).
     #[must_use]
     pub fn fingerprint(&self, credentials: &crate::ClientCredentials) -> String {
         use hmac::Mac as _;
@@ -124,8 +127,18 @@ impl FingerprintKey {
             // HMAC takes keys of any length; this branch cannot be taken.
             return String::new();
         };
-        mac.update(b"apiauth cache key v1\0");
-        mac.update(credentials.client_secret().expose_secret().as_bytes());
+        match (credentials.client_secret(), credentials.private_key()) {
+            // Unchanged since v1, so existing cache entries stay valid.
+            (Some(secret), _) => {
+                mac.update(b"apiauth cache key v1\0");
+                mac.update(secret.expose_secret().as_bytes());
+            }
+            (None, Some(key)) => {
+                mac.update(b"apiauth cache key v1 private_key_jwt\0");
+                mac.update(&key.fingerprint_material());
+            }
+            (None, None) => mac.update(b"apiauth cache key v1 no credential\0"),
+        }
         let digest = mac.finalize().into_bytes();
         digest[..16].iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -348,7 +361,7 @@ mod tests {
         let now = Instant::now();
         let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_371_943);
         a.handle_demand(now);
-        let t = a.poll_transmit().unwrap();
+        let t = a.poll_transmit(wall).unwrap();
         let resp = http::Response::builder()
             .status(200)
             .body(br#"{"access_token":"tok-xyz","expires_in":3600,"scope":"read"}"#.to_vec())

@@ -210,7 +210,7 @@ impl World {
     }
 
     fn drain(&mut self) -> Result<(), TestCaseError> {
-        while let Some(t) = self.source.poll_transmit() {
+        while let Some(t) = self.source.poll_transmit(self.wall()) {
             prop_assert!(self.pending.is_none(), "two requests outstanding");
             self.sent_at.push(self.now);
             self.pending = Some(t);

@@ -445,7 +445,10 @@ fn registration_request_and_answers() {
             .parse_registration_response(&response(status, &seed), wall())
             .unwrap();
         assert_eq!(c.credentials.client_id(), SEED_ID);
-        assert_eq!(c.credentials.client_secret().expose_secret(), SEED_SECRET);
+        assert_eq!(
+            c.credentials.client_secret().unwrap().expose_secret(),
+            SEED_SECRET
+        );
         assert_eq!(c.name, "My amazing project");
         assert!(!format!("{c:?}").contains(SEED_SECRET));
     }
@@ -598,7 +601,10 @@ fn registration_answers_are_shown_safely_and_never_lost() {
         "{msg} {}",
         c.name
     );
-    assert_eq!(c.credentials.client_secret().expose_secret(), secret);
+    assert_eq!(
+        c.credentials.client_secret().unwrap().expose_secret(),
+        secret
+    );
 
     let r = response(
         201,

@@ -54,6 +54,11 @@ pub(crate) fn run(profile: Option<&str>, args: &RegisterArgs) -> Result<(), Fail
         }
         Err(e) => return Err(from_ureq(&e, &cx)),
     };
+    // Registration always issues a secret; the core builds the credentials from it.
+    let client_secret = client.credentials.client_secret().cloned().ok_or_else(|| {
+        let e = auth_core::Error::Misuse("the registered client has no secret".into());
+        from_core(&e, &cx)
+    })?;
     let profile = Profile {
         provider: Kind::Openverse,
         token_url: None,
@@ -61,7 +66,7 @@ pub(crate) fn run(profile: Option<&str>, args: &RegisterArgs) -> Result<(), Fail
         auth: None,
         scopes: Vec::new(),
         client_id: client.credentials.client_id().to_owned(),
-        client_secret: client.credentials.client_secret().clone(),
+        client_secret,
         cache: None,
         resource: Vec::new(),
         audience: None,

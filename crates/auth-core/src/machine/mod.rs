@@ -28,8 +28,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::credentials::ClientCredentials;
 use crate::error::{Error, TransportErrorKind};
-use crate::provider::{Provider, ResponseContext};
+use crate::provider::{redactor_for, AssertionInput, Provider, ResponseContext};
 use crate::scope::Scopes;
+use crate::secret::ClientAssertion;
 use crate::token::{Dating, Lifetime, Token, TokenId, TokenResponse};
 
 mod backoff;
@@ -55,10 +56,13 @@ pub enum Phase {
     BackingOff,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 struct InFlight {
     id: RequestId,
     started: Instant,
+    /// The client assertion the request carried (`private_key_jwt`), so
+    /// the answer to it can be redacted of any echo.
+    assertion: Option<ClientAssertion>,
 }
 
 /// The sans-IO token source. See the crate docs for the driving contract.
@@ -72,7 +76,10 @@ pub struct TokenSource {
     token: Option<Arc<Token>>,
     refresh_at: Option<Instant>,
     in_flight: Option<InFlight>,
-    queued: Option<Transmit>,
+    /// The in-flight request is yet to be built and handed out: it is
+    /// built in `poll_transmit`, when it leaves, so a client assertion
+    /// carries the time it was sent and is never reused.
+    queued: bool,
     next_request: u64,
     next_token: u64,
     /// Callers want a token and there is no usable one.
@@ -145,6 +152,7 @@ impl TokenSource {
         seed: u64,
     ) -> Result<Self, Error> {
         provider.check_scopes(&scopes)?;
+        provider.check_credentials(&credentials)?;
         policy.validate()?;
         Ok(Self {
             provider,
@@ -155,7 +163,7 @@ impl TokenSource {
             token: None,
             refresh_at: None,
             in_flight: None,
-            queued: None,
+            queued: false,
             next_request: 0,
             next_token: 0,
             waiting: false,
@@ -225,9 +233,13 @@ impl TokenSource {
             requested: &self.scopes,
             wall,
         };
+        let sent = flight
+            .assertion
+            .as_ref()
+            .map(ClientAssertion::expose_secret);
         let parsed = self
             .provider
-            .parse_token_response(&response, cx)
+            .parse_answer(&response, cx, &cx.redactor_sent(sent))
             .and_then(|r| {
                 // A server that hands back its cached token would otherwise
                 // turn every API call into 401, fetch, 401 with no backoff;
@@ -253,19 +265,18 @@ impl TokenSource {
         detail: &str,
         now: Instant,
     ) {
-        if self.take_in_flight(id).is_none() {
+        let Some(flight) = self.take_in_flight(id) else {
             return;
-        }
+        };
+        let sent = flight
+            .assertion
+            .as_ref()
+            .map(ClientAssertion::expose_secret);
         let error = Error::Transport {
             kind,
             // Redact before cutting: a cut secret no longer matches.
             detail: crate::redact::shorten(
-                &crate::redact::Redactor::new([
-                    self.credentials.client_secret().expose_secret(),
-                    "",
-                ])
-                .with_client_id(self.credentials.client_id())
-                .text(detail),
+                &redactor_for(&self.credentials, sent).text(detail),
                 200,
             ),
         };
@@ -318,7 +329,7 @@ impl TokenSource {
         self.install(cached, now, now, wall).is_ok()
     }
 
-    /// Replaces the credentials (a rotated secret). Clears a final failure
+    /// Replaces the credentials (a rotated secret or key). Clears a final failure
     /// so the next demand tries again at once; keeps the current token.
     pub fn handle_credentials(&mut self, credentials: ClientCredentials) {
         self.credentials = credentials;
@@ -329,11 +340,53 @@ impl TokenSource {
         }
     }
 
-    /// The next request to send, if any. Call after every `handle_*` until
-    /// it returns `None`. At most one request is ever outstanding.
+    /// The next request to send, if any, built now: `wall` is the
+    /// wall-clock time it leaves, the `iat` of the client assertion a
+    /// `private_key_jwt` request carries (each request gets a new one, with
+    /// a new `jti` from the seeded generator). Call after every `handle_*`
+    /// until it returns `None`, then drain [`poll_event`](Self::poll_event).
+    /// At most one request is ever outstanding.
+    ///
+    /// Should the request fail to build (a key that cannot sign, a wall
+    /// clock before 1970), it returns `None` and the failure is handled as
+    /// a failed request started at the demand's instant: an event follows.
+    ///
+    /// Its answer changes after every `handle_*` call.
     #[must_use]
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.queued.take()
+    pub fn poll_transmit(&mut self, wall: SystemTime) -> Option<Transmit> {
+        if !std::mem::take(&mut self.queued) {
+            return None;
+        }
+        let (id, started) = self.in_flight.as_ref().map(|f| (f.id, f.started))?;
+        // The jti is drawn only for key credentials, so the jitter that
+        // secret-credential machines draw stays as it was.
+        let jti = self.credentials.private_key().is_some().then(|| self.jti());
+        let input = jti.as_deref().map(|jti| AssertionInput { wall, jti });
+        match self.provider.build(&self.credentials, &self.scopes, input) {
+            Ok(built) => {
+                if let Some(flight) = self.in_flight.as_mut() {
+                    flight.assertion = built.assertion;
+                }
+                Some(Transmit {
+                    id,
+                    request: built.request,
+                })
+            }
+            Err(e) => {
+                self.in_flight = None;
+                self.handle_failure(e, started);
+                None
+            }
+        }
+    }
+
+    /// A new assertion id: 128 bits from the seeded generator, in hex. The
+    /// second half is mixed with this machine's number, so machines of one
+    /// process given the same seed still send different ids.
+    fn jti(&mut self) -> String {
+        let high = self.rng.next_u64();
+        let low = self.rng.next_u64() ^ self.source_id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        format!("{high:016x}{low:016x}")
     }
 
     /// The next event, if any. Call after every `handle_*` until `None`.
@@ -437,15 +490,10 @@ impl TokenSource {
     }
 
     fn take_in_flight(&mut self, id: RequestId) -> Option<InFlight> {
-        match self.in_flight {
-            Some(f) if f.id == id => {
-                self.in_flight = None;
-                // A transmit the driver never polled is void with its request.
-                self.queued = None;
-                Some(f)
-            }
-            _ => None,
-        }
+        let flight = self.in_flight.take_if(|f| f.id == id)?;
+        // A transmit the driver never polled is void with its request.
+        self.queued = false;
+        Some(flight)
     }
 
     fn drop_unusable(&mut self, now: Instant) {
@@ -459,15 +507,21 @@ impl TokenSource {
         if self.in_flight.is_some() {
             return;
         }
-        match self.provider.token_request(&self.credentials, &self.scopes) {
-            Ok(request) => {
-                let id = RequestId(self.next_request);
-                self.next_request += 1;
-                self.in_flight = Some(InFlight { id, started: now });
-                self.queued = Some(Transmit { id, request });
-            }
-            Err(e) => self.handle_failure(e, now),
+        // What can be refused without building the request is refused
+        // here, so a configuration error reaches the caller with this call;
+        // the request itself is built when it leaves (`poll_transmit`).
+        if let Err(e) = self.provider.check_credentials(&self.credentials) {
+            self.handle_failure(e, now);
+            return;
         }
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        self.in_flight = Some(InFlight {
+            id,
+            started: now,
+            assertion: None,
+        });
+        self.queued = true;
     }
 
     /// Dates a parsed response and makes it the held token. `started` is

@@ -86,11 +86,12 @@ impl Markable {
             client_secret: &'a str,
             scope: &'a str,
         }
+        let secret = super::secret_only("the Markable API", credentials)?;
         let scope = MarkableScope::from_scopes(scopes)?;
         let body = serde_json::to_vec(&Envelope {
             data: Data {
                 client_id: credentials.client_id(),
-                client_secret: credentials.client_secret().expose_secret(),
+                client_secret: secret.expose_secret(),
                 scope: scope.as_str(),
             },
         })

@@ -161,10 +161,12 @@ impl Openverse {
         credentials: &ClientCredentials,
         scopes: &Scopes,
     ) -> Result<Request<Vec<u8>>, Error> {
+        super::secret_only("the Openverse API", credentials)?;
         form_token_request(
             &self.token_url,
             ClientAuth::Post,
             credentials,
+            None,
             scopes,
             &[],
             true,

@@ -71,7 +71,7 @@ impl Sim {
 
     /// Drains transmits and events after a handle_* call.
     pub fn drain(&mut self) {
-        while let Some(t) = self.source.poll_transmit() {
+        while let Some(t) = self.source.poll_transmit(self.wall()) {
             assert!(
                 self.pending.is_none(),
                 "a second request while one is in flight"

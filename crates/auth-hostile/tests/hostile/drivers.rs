@@ -81,7 +81,12 @@ fn check_registered(case: &Case, client: &auth_core::RegisteredClient) -> Vec<St
             case.client_id()
         ));
     }
-    if client.credentials.client_secret().expose_secret() != case.secret() {
+    let secret = case.secret();
+    if client
+        .credentials
+        .client_secret()
+        .is_none_or(|s| s.expose_secret() != secret)
+    {
         bad.push("the registered secret is not the one the server issued".into());
     }
     bad
