@@ -402,6 +402,17 @@ pub struct Failure {
     pub detail: String,
 }
 
+/// A failure outside a token job (registration, discovery): the core's
+/// transport error, its detail sanitized and shortened.
+impl From<Failure> for auth_core::Error {
+    fn from(f: Failure) -> Self {
+        auth_core::Error::Transport {
+            kind: f.kind,
+            detail: auth_core::redact::sanitize(&auth_core::redact::shorten(&f.detail, 200)),
+        }
+    }
+}
+
 impl Job {
     /// Puts back a request a [`Step::Send`] gave and that was not sent, so
     /// the job can move (to another thread, say) with it: the next

@@ -92,6 +92,7 @@ mod builder;
 mod cell;
 mod clock;
 mod config;
+mod discover;
 mod error;
 pub mod job;
 pub mod metrics;
@@ -107,6 +108,7 @@ pub use config::{
     process_key, CellBuilder, Limits, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_API_BODY_BYTES,
     DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
 };
+pub use discover::{discover_async, discover_blocking};
 pub use error::Error;
 pub use job::{Failure, Job, Step};
 pub use store::{

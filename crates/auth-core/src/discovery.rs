@@ -81,6 +81,68 @@ pub fn discovery_requests(issuer: &str) -> Result<[Request<Vec<u8>>; 2], Error> 
     ])
 }
 
+/// The discovery exchange without IO: [`start`](Self::start) gives the
+/// first request; the driver sends each request it is given and hands the
+/// answer to [`handle_response`](Self::handle_response), until the
+/// metadata or an error comes back. A 404 (or 410) at the RFC 8414 URL
+/// moves on to the OpenID Connect one; anything else ends the exchange.
+///
+/// ```
+/// use auth_core::discovery::{Discovery, DiscoveryStep};
+/// let (mut discovery, first) = Discovery::start("https://login.example.com")?;
+/// assert!(first.uri().path().starts_with("/.well-known/oauth-authorization-server"));
+/// let not_found = http::Response::builder().status(404).body(Vec::new())?;
+/// let DiscoveryStep::Send(second) = discovery.handle_response(&not_found)? else { panic!() };
+/// assert_eq!(second.uri().path(), "/.well-known/openid-configuration");
+/// let doc = br#"{"issuer":"https://login.example.com","token_endpoint":"https://login.example.com/token"}"#;
+/// let found = http::Response::builder().status(200).body(doc.to_vec())?;
+/// let DiscoveryStep::Done(metadata) = discovery.handle_response(&found)? else { panic!() };
+/// assert_eq!(metadata.token_endpoint(), "https://login.example.com/token");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Discovery {
+    issuer: String,
+    next: Option<Request<Vec<u8>>>,
+}
+
+/// What to do after an answer: see [`Discovery`].
+#[derive(Debug)]
+pub enum DiscoveryStep {
+    /// Send this request next.
+    Send(Request<Vec<u8>>),
+    /// The metadata, read and checked.
+    Done(Metadata),
+}
+
+impl Discovery {
+    /// The exchange for `issuer`, and its first request.
+    pub fn start(issuer: &str) -> Result<(Self, Request<Vec<u8>>), Error> {
+        let [first, second] = discovery_requests(issuer)?;
+        let discovery = Self {
+            issuer: issuer.to_owned(),
+            next: Some(second),
+        };
+        Ok((discovery, first))
+    }
+
+    /// Reads the answer to the last request given.
+    pub fn handle_response(
+        &mut self,
+        response: &Response<Vec<u8>>,
+    ) -> Result<DiscoveryStep, Error> {
+        match Metadata::parse(response, &self.issuer) {
+            Ok(metadata) => Ok(DiscoveryStep::Done(metadata)),
+            Err(Error::MetadataNotFound { .. }) if self.next.is_some() => {
+                Ok(DiscoveryStep::Send(self.next.take().ok_or_else(|| {
+                    Error::Misuse("no discovery request left".into())
+                })?))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// An issuer split for the well-known URLs; `path` has no trailing `/`.
 struct IssuerParts {
     scheme: String,

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod discovery;
 mod markable;
 #[cfg(feature = "middleware")]
 mod middleware;
@@ -14,6 +15,7 @@ pub use auth_cell::{
     AsyncTokenStore, Error, ManualClock, MemoryStore, ProviderBuilder, TokenStore,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
 };
+pub use discovery::discover;
 pub use markable::SearchTokenProvider;
 #[cfg(feature = "middleware")]
 pub use middleware::AuthMiddleware;

@@ -28,13 +28,7 @@ pub async fn register_with_client(
 ) -> Result<RegisteredClient, Error> {
     let auth = AuthTransport::new(client.clone(), None, &Limits::default());
     let request = openverse.register_request(registration)?;
-    let response = auth
-        .send(request)
-        .await
-        .map_err(|f| auth_core::Error::Transport {
-            kind: f.kind,
-            detail: f.detail,
-        })?;
+    let response = auth.send(request).await.map_err(auth_core::Error::from)?;
     Ok(openverse.parse_registration_response(&response, SystemTime::now())?)
 }
 

@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod discovery;
 mod markable;
 mod openverse;
 mod provider;
@@ -12,6 +13,7 @@ pub use auth_cell::{
     Error, ManualClock, MemoryStore, ProviderBuilder, TokenStore, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_API_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT,
 };
+pub use discovery::discover;
 pub use markable::SearchTokenProvider;
 pub use openverse::{register, register_with_agent};
 pub use provider::{TokenProvider, TokenProviderBuilder};

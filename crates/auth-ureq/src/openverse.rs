@@ -38,10 +38,7 @@ pub fn register_with_agent(
     let request = openverse.register_request(registration)?;
     let span = tracing::info_span!("apiauth_register", url = %request.uri());
     let response = span.in_scope(|| transport.exchange(request, None));
-    let response = response.map_err(|f| auth_core::Error::Transport {
-        kind: f.kind,
-        detail: f.detail,
-    })?;
+    let response = response.map_err(auth_core::Error::from)?;
     Ok(openverse.parse_registration_response(&response, SystemTime::now())?)
 }
 
