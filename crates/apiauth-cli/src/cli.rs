@@ -108,6 +108,26 @@ pub(crate) struct EndpointArgs {
     #[arg(long, value_name = "URL", requires = "provider")]
     pub token_url: Option<String>,
 
+    /// OAuth 2.0: find the token endpoint and a client authentication method
+    /// from the issuer's metadata (RFC 8414 / OpenID Connect discovery)
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "provider",
+        conflicts_with_all = ["token_url", "base_url"]
+    )]
+    pub issuer: Option<String>,
+
+    /// OAuth 2.0: authenticate with private_key_jwt, signing with this key
+    /// (PEM or JWK; RS256 or ES256) instead of sending a secret
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "provider",
+        conflicts_with = "auth"
+    )]
+    pub private_key: Option<std::path::PathBuf>,
+
     /// Openverse / CC Catalog / Markable base URL, overriding the preset
     #[arg(
         long,
@@ -176,7 +196,7 @@ pub(crate) enum RegisterProvider {
 pub(crate) enum ProfileCommand {
     /// Save a provider and client as a profile; the secret comes from
     /// APIAUTH_CLIENT_SECRET or standard input (a hidden prompt on a terminal)
-    Add(ProfileAddArgs),
+    Add(Box<ProfileAddArgs>),
     /// List profiles
     List,
     /// Show a profile (the secret is never shown)

@@ -15,6 +15,10 @@
 //!
 //! Openverse and Markable profiles carry `base_url` instead of `token_url`
 //! and `auth`; a Markable profile's `scopes` is `["default"]` or `["search"]`.
+//! An OAuth 2.0 profile that signs with a key has `"auth": "private_key_jwt"`
+//! and `"private_key": "/path/to/key.pem"` instead of a secret (the key
+//! stays in its own file, read at each use); one set up by discovery also
+//! records the `issuer` its token URL came from.
 //! A profile sharing tokens through Redis has `"cache": "redis://…"` (its
 //! password, if any, is kept here like the secret and never shown).
 
@@ -27,7 +31,7 @@ use auth_core::provider::markable::MARKABLE_BASE;
 use auth_core::provider::openverse::{CC_CATALOG_BASE, OPENVERSE_BASE};
 use auth_core::{
     ClientAuth, ClientCredentials, ClientSecret, Markable, MarkableScope, OAuth2, Openverse,
-    Provider, Scopes,
+    PrivateKey, Provider, Scopes,
 };
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +69,27 @@ impl Kind {
 pub(crate) enum Auth {
     Basic,
     Post,
+    #[serde(rename = "private_key_jwt")]
+    PrivateKeyJwt,
+}
+
+impl Auth {
+    /// What the core calls it.
+    pub fn client_auth(self) -> ClientAuth {
+        match self {
+            Auth::Basic => ClientAuth::Basic,
+            Auth::Post => ClientAuth::Post,
+            Auth::PrivateKeyJwt => ClientAuth::PrivateKeyJwt,
+        }
+    }
+
+    fn from_client_auth(a: ClientAuth) -> Self {
+        match a {
+            ClientAuth::Basic => Auth::Basic,
+            ClientAuth::Post => Auth::Post,
+            ClientAuth::PrivateKeyJwt => Auth::PrivateKeyJwt,
+        }
+    }
 }
 
 impl From<AuthArg> for Auth {
@@ -90,8 +115,14 @@ pub(crate) struct Profile {
     #[serde(default)]
     pub scopes: Vec<String>,
     pub client_id: String,
-    #[serde(with = "exposed")]
-    pub client_secret: ClientSecret,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "exposed")]
+    pub client_secret: Option<ClientSecret>,
+    /// The private key file of a `private_key_jwt` client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key: Option<PathBuf>,
+    /// The issuer the token URL was discovered from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
     /// A Redis URL to share tokens through instead of the file cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<String>,
@@ -106,11 +137,13 @@ pub(crate) struct Profile {
 impl Profile {
     /// A profile from command-line flags, checked: the URL flags fit the
     /// provider, the URL is https (or http to loopback), the scopes suit it.
+    /// `client_secret` is `None` with `--private-key`. With `--issuer` the
+    /// issuer's metadata is fetched here (the one request this makes).
     pub fn from_flags(
         endpoint: &EndpointArgs,
         scopes: &[String],
         client_id: String,
-        client_secret: ClientSecret,
+        client_secret: Option<ClientSecret>,
     ) -> Result<Profile, Failure> {
         let Some(provider) = endpoint.provider else {
             return Err(Failure::usage("--provider is required")
@@ -141,11 +174,28 @@ impl Profile {
                     kind.as_str()
                 )));
             }
+            if endpoint.issuer.is_some() || endpoint.private_key.is_some() {
+                return Err(Failure::usage(format!(
+                    "--issuer and --private-key are for oauth2; {} takes a client secret at fixed URLs",
+                    kind.as_str()
+                )));
+            }
         }
+        let private_key = match &endpoint.private_key {
+            Some(path) => Some(key_path(path)?),
+            None => None,
+        };
+        let signs = private_key.is_some();
         let (token_url, base_url, auth) = match provider {
+            ProviderArg::Oauth2 if endpoint.issuer.is_some() => {
+                let issuer = endpoint.issuer.as_deref().unwrap_or_default();
+                let (url, auth) =
+                    discover(issuer, &client_id, private_key.as_deref(), endpoint.auth)?;
+                (Some(url), None, Some(auth))
+            }
             ProviderArg::Oauth2 => {
                 let Some(url) = endpoint.token_url.clone() else {
-                    return Err(Failure::usage("--provider oauth2 needs --token-url")
+                    return Err(Failure::usage("--provider oauth2 needs --token-url or --issuer")
                         .hint("the full URL of the token endpoint, e.g. https://auth.example.com/oauth2/token"));
                 };
                 if endpoint.base_url.is_some() {
@@ -153,11 +203,12 @@ impl Profile {
                         "--base-url is not for oauth2; use --token-url",
                     ));
                 }
-                (
-                    Some(url),
-                    None,
-                    Some(endpoint.auth.map_or(Auth::Basic, Auth::from)),
-                )
+                let auth = if signs {
+                    Auth::PrivateKeyJwt
+                } else {
+                    endpoint.auth.map_or(Auth::Basic, Auth::from)
+                };
+                (Some(url), None, Some(auth))
             }
             ProviderArg::Openverse => (None, Some(base_or(endpoint, OPENVERSE_BASE)), None),
             ProviderArg::CcCatalog => (None, Some(base_or(endpoint, CC_CATALOG_BASE)), None),
@@ -174,7 +225,9 @@ impl Profile {
             auth,
             scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
             client_id,
-            client_secret,
+            client_secret: if signs { None } else { client_secret },
+            private_key,
+            issuer: endpoint.issuer.clone(),
             cache: None,
             resource: endpoint.resource.clone(),
             audience: endpoint.audience.clone(),
@@ -213,10 +266,7 @@ impl Profile {
                     .token_url
                     .as_deref()
                     .ok_or_else(|| missing("token_url"))?;
-                let auth = match self.auth.unwrap_or(Auth::Basic) {
-                    Auth::Basic => ClientAuth::Basic,
-                    Auth::Post => ClientAuth::Post,
-                };
+                let auth = self.auth.unwrap_or(Auth::Basic).client_auth();
                 let mut p = OAuth2::new(url, auth)?;
                 for r in &self.resource {
                     p = p.with_resource(r)?;
@@ -240,9 +290,20 @@ impl Profile {
         parse_scopes(&self.scopes)
     }
 
-    /// The client credentials.
+    /// The client credentials: the secret, or the private key read from
+    /// its file.
     pub fn credentials(&self) -> Result<ClientCredentials, auth_core::Error> {
-        ClientCredentials::new(self.client_id.clone(), self.client_secret.clone())
+        match (&self.private_key, &self.client_secret) {
+            (Some(path), _) => {
+                ClientCredentials::with_private_key(self.client_id.clone(), read_key(path)?)
+            }
+            (None, Some(secret)) => ClientCredentials::new(self.client_id.clone(), secret.clone()),
+            (None, None) => Err(auth_core::Error::InvalidConfig(
+                "the profile has neither a client_secret nor a private_key; add it again with \
+                 `apiauth profile add --force`"
+                    .into(),
+            )),
+        }
     }
 
     /// The URL tokens come from, for display.
@@ -280,8 +341,16 @@ impl Profile {
                 let name = match a {
                     Auth::Basic => "basic",
                     Auth::Post => "post",
+                    Auth::PrivateKeyJwt => "private_key_jwt",
                 };
                 map.insert("auth".into(), name.into());
+            }
+            if let Some(path) = &self.private_key {
+                map.insert("private_key".into(), path.display().to_string().into());
+                map.remove("client_secret");
+            }
+            if let Some(issuer) = &self.issuer {
+                map.insert("issuer".into(), issuer.clone().into());
             }
         }
         v
@@ -466,13 +535,119 @@ mod exposed {
     use auth_core::ClientSecret;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(secret: &ClientSecret, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(secret.expose_secret())
+    pub fn serialize<S: Serializer>(
+        secret: &Option<ClientSecret>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match secret {
+            Some(secret) => s.serialize_str(secret.expose_secret()),
+            None => s.serialize_none(),
+        }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ClientSecret, D::Error> {
-        String::deserialize(d).map(ClientSecret::new)
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ClientSecret>, D::Error> {
+        Option::<String>::deserialize(d).map(|s| s.map(ClientSecret::new))
     }
+}
+
+/// The key file's path as the profile keeps it: absolute, so the profile
+/// works from any directory. The file must exist and hold a usable key.
+fn key_path(path: &Path) -> Result<PathBuf, Failure> {
+    let absolute = std::path::absolute(path).map_err(|e| {
+        Failure::usage(format!(
+            "cannot resolve the key path {}: {e}",
+            path.display()
+        ))
+    })?;
+    read_key(&absolute).map_err(|e| from_core(&e, &Context::default()))?;
+    warn_if_readable_by_others(&absolute);
+    Ok(absolute)
+}
+
+/// Reads a private key file: a JWK (it starts with `{`) or PEM. Errors name
+/// the file, never its contents.
+pub(crate) fn read_key(path: &Path) -> Result<PrivateKey, auth_core::Error> {
+    let text = zeroize::Zeroizing::new(fs::read_to_string(path).map_err(|e| {
+        auth_core::Error::InvalidConfig(format!(
+            "cannot read the private key file {}: {e}",
+            path.display()
+        ))
+    })?);
+    let parsed = if text.trim_start().starts_with('{') {
+        PrivateKey::from_jwk(&text)
+    } else {
+        PrivateKey::from_pem(&text)
+    };
+    parsed.map_err(|e| {
+        auth_core::Error::InvalidConfig(format!("the private key file {}: {e}", path.display()))
+    })
+}
+
+/// ssh refuses such keys; a warning is enough here, the file is the user's.
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(meta) = fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                eprintln!(
+                    "warning: {} can be read by other users (mode {mode:o}); `chmod 600` it",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// The token URL and method from `issuer`'s metadata, for these
+/// credentials: a key signs (`private_key_jwt` must be listed), a secret
+/// takes `--auth` if given (and listed), else basic, else post.
+fn discover(
+    issuer: &str,
+    client_id: &str,
+    private_key: Option<&Path>,
+    asked: Option<AuthArg>,
+) -> Result<(String, Auth), Failure> {
+    let cx = Context {
+        profile: None,
+        endpoint: Some(auth_core::redact::sanitize(issuer)),
+    };
+    let metadata = auth_ureq::discover(issuer).map_err(|e| crate::failure::from_ureq(&e, &cx))?;
+    let auth = match (private_key, asked) {
+        (None, Some(a)) => {
+            let a = Auth::from(a);
+            let name = a.client_auth().as_str();
+            if !metadata
+                .token_endpoint_auth_methods()
+                .iter()
+                .any(|m| m == name)
+            {
+                return Err(Failure::usage(format!(
+                    "--auth {name}: the issuer's metadata does not list it (it lists {})",
+                    auth_core::redact::sanitize(&metadata.token_endpoint_auth_methods().join(", "))
+                ))
+                .hint("leave --auth out to let apiauth pick"));
+            }
+            a
+        }
+        _ => {
+            let probe = match private_key {
+                Some(path) => ClientCredentials::with_private_key(
+                    client_id,
+                    read_key(path).map_err(|e| from_core(&e, &cx))?,
+                ),
+                // Only the kind of credentials matters for the choice.
+                None => ClientCredentials::new(client_id, "probe"),
+            }
+            .map_err(|e| from_core(&e, &cx))?;
+            let method = metadata
+                .auth_method_for(&probe)
+                .map_err(|e| from_core(&e, &cx))?;
+            Auth::from_client_auth(method)
+        }
+    };
+    Ok((metadata.token_endpoint().to_owned(), auth))
 }
 
 #[cfg(test)]
@@ -504,13 +679,81 @@ mod tests {
         assert!(!debug.contains("s3cr3t-value"), "{debug}");
     }
 
+    fn fixture(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../auth-core/tests/fixtures")
+            .join(name)
+    }
+
+    #[test]
+    fn a_private_key_profile_keeps_the_path_and_no_secret() {
+        for (file, alg) in [("p256.pkcs8.pem", "ES256"), ("rsa2048.jwk.json", "RS256")] {
+            let flags = EndpointArgs {
+                provider: Some(ProviderArg::Oauth2),
+                token_url: Some("https://auth.example.com/token".into()),
+                private_key: Some(fixture(file)),
+                ..EndpointArgs::default()
+            };
+            // A secret given anyway is not kept: the key authenticates.
+            let p = Profile::from_flags(&flags, &[], "id".into(), Some("unused".into())).unwrap();
+            assert_eq!(p.auth, Some(Auth::PrivateKeyJwt));
+            assert!(p.client_secret.is_none());
+            assert!(p.private_key.as_ref().unwrap().is_absolute());
+            let json = String::from_utf8(p.to_json().unwrap()).unwrap();
+            assert!(json.contains(r#""auth": "private_key_jwt""#), "{json}");
+            assert!(!json.contains("client_secret"), "{json}");
+            assert!(
+                !json.contains("PRIVATE KEY") && !json.contains(r#""d""#),
+                "{json}"
+            );
+            let back = parse(json.as_bytes()).unwrap();
+            let creds = back.credentials().unwrap();
+            assert_eq!(creds.private_key().unwrap().algorithm(), alg);
+            assert!(back.provider().is_ok());
+        }
+    }
+
+    #[test]
+    fn a_bad_key_file_is_named_and_never_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key.pem");
+        std::fs::write(
+            &path,
+            "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1ieXRlcw==\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let flags = EndpointArgs {
+            provider: Some(ProviderArg::Oauth2),
+            token_url: Some("https://auth.example.com/token".into()),
+            private_key: Some(path.clone()),
+            ..EndpointArgs::default()
+        };
+        let e = Profile::from_flags(&flags, &[], "id".into(), None).unwrap_err();
+        let text = format!("{e:?}");
+        assert!(text.contains("key.pem"), "{text}");
+        assert!(!text.contains("c2VjcmV0"), "{text}");
+        let flags = EndpointArgs {
+            private_key: Some(dir.path().join("missing.pem")),
+            ..flags
+        };
+        let e = Profile::from_flags(&flags, &[], "id".into(), None).unwrap_err();
+        assert!(format!("{e:?}").contains("missing.pem"));
+        // Keys are for OAuth 2.0 only.
+        let flags = EndpointArgs {
+            provider: Some(ProviderArg::Openverse),
+            private_key: Some(fixture("p256.pkcs8.pem")),
+            ..EndpointArgs::default()
+        };
+        assert!(Profile::from_flags(&flags, &[], "id".into(), None).is_err());
+    }
+
     #[test]
     fn flags_become_a_checked_profile() {
         let flags = EndpointArgs {
             provider: Some(ProviderArg::CcCatalog),
             ..EndpointArgs::default()
         };
-        let p = Profile::from_flags(&flags, &[], "id".into(), "s".into()).unwrap();
+        let p = Profile::from_flags(&flags, &[], "id".into(), Some("s".into())).unwrap();
         assert_eq!(p.base_url.as_deref(), Some(CC_CATALOG_BASE));
         assert_eq!(p.provider, Kind::Openverse);
 
@@ -518,19 +761,22 @@ mod tests {
             provider: Some(ProviderArg::Markable),
             ..EndpointArgs::default()
         };
-        let p = Profile::from_flags(&flags, &[], "id".into(), "s".into()).unwrap();
+        let p = Profile::from_flags(&flags, &[], "id".into(), Some("s".into())).unwrap();
         assert_eq!(p.scopes, ["default"]);
-        assert!(
-            Profile::from_flags(&flags, &["default search".into()], "id".into(), "s".into())
-                .is_err()
-        );
+        assert!(Profile::from_flags(
+            &flags,
+            &["default search".into()],
+            "id".into(),
+            Some("s".into())
+        )
+        .is_err());
 
         let flags = EndpointArgs {
             provider: Some(ProviderArg::Oauth2),
             token_url: Some("http://auth.example.com/token".into()),
             ..EndpointArgs::default()
         };
-        let e = Profile::from_flags(&flags, &[], "id".into(), "s".into()).unwrap_err();
+        let e = Profile::from_flags(&flags, &[], "id".into(), Some("s".into())).unwrap_err();
         assert_eq!(e.code, crate::exit::USAGE);
     }
 }

@@ -64,12 +64,15 @@ impl Target {
                     Failure::usage("no client id given")
                         .hint(format!("pass --client-id or set {CLIENT_ID_ENV}"))
                 })?;
-            let secret = secret_input::from_env().ok_or_else(|| {
-                Failure::usage(format!("no client secret: {SECRET_ENV} is not set")).hint(
-                    "secrets are never taken from arguments; set the variable, or save a profile \
-                     with `apiauth profile add`",
-                )
-            })?;
+            let secret = match &endpoint.private_key {
+                Some(_) => None,
+                None => Some(secret_input::from_env().ok_or_else(|| {
+                    Failure::usage(format!("no client secret: {SECRET_ENV} is not set")).hint(
+                        "secrets are never taken from arguments; set the variable, pass \
+                         --private-key, or save a profile with `apiauth profile add`",
+                    )
+                })?),
+            };
             let profile = Profile::from_flags(endpoint, scopes, client_id, secret)?;
             return Ok(Target {
                 name: None,

@@ -60,14 +60,23 @@ fn add(profiles: &Profiles, flag: Option<&str>, args: &ProfileAddArgs) -> Result
     if let Some(url) = &args.cache {
         crate::target::redis_config(url)?;
     }
-    Profile::from_flags(
-        &args.endpoint,
-        &args.scopes.scopes,
-        client_id.clone(),
-        "unchecked".into(),
-    )?;
-    let secret = secret_input::read(&name)?;
-    let mut profile = Profile::from_flags(&args.endpoint, &args.scopes.scopes, client_id, secret)?;
+    let mut profile = if args.endpoint.private_key.is_some() {
+        // A key file: nothing to read from standard input.
+        Profile::from_flags(&args.endpoint, &args.scopes.scopes, client_id, None)?
+    } else {
+        if args.endpoint.issuer.is_none() {
+            // Checked before the secret is asked for (discovery waits for
+            // the secret: its one request is made once).
+            Profile::from_flags(
+                &args.endpoint,
+                &args.scopes.scopes,
+                client_id.clone(),
+                Some("unchecked".into()),
+            )?;
+        }
+        let secret = secret_input::read(&name)?;
+        Profile::from_flags(&args.endpoint, &args.scopes.scopes, client_id, Some(secret))?
+    };
     profile.cache = args.cache.clone();
     profile.check()?;
     let path = profiles.save(&name, &profile)?;
@@ -135,8 +144,12 @@ pub(crate) fn describe(target: &Target) -> Vec<String> {
         let auth = match auth {
             Auth::Basic => "basic (client_secret_basic)",
             Auth::Post => "post (client_secret_post)",
+            Auth::PrivateKeyJwt => "private_key_jwt (a signed assertion per request)",
         };
         add("auth:", auth.into());
+    }
+    if let Some(issuer) = &p.issuer {
+        add("issuer:", auth_core::redact::sanitize(issuer));
     }
     let scopes = if p.scopes.is_empty() {
         "(the server's default)".to_owned()
@@ -151,7 +164,24 @@ pub(crate) fn describe(target: &Target) -> Vec<String> {
         add("audience:", auth_core::redact::sanitize(a));
     }
     add("client id:", p.client_id.escape_default().to_string());
-    add("client secret:", "[redacted]".into());
+    match &p.private_key {
+        Some(path) => {
+            let key = crate::profile::read_key(path).map_or_else(
+                |_| "unreadable now".to_owned(),
+                |k| match k.key_id() {
+                    Some(kid) => format!(
+                        "{}, kid {}",
+                        k.algorithm(),
+                        auth_core::redact::sanitize(kid)
+                    ),
+                    None => k.algorithm().to_owned(),
+                },
+            );
+            let shown = auth_core::redact::sanitize(&path.display().to_string());
+            add("private key:", format!("{shown} ({key})"));
+        }
+        None => add("client secret:", "[redacted]".into()),
+    }
     if let Some(url) = &p.cache {
         add("cache:", crate::target::shown_cache_url(url));
     }
