@@ -50,5 +50,8 @@ pub mod observability {}
 #[doc = include_str!("../../../docs/performance.md")]
 pub mod performance {}
 
+#[doc = include_str!("../../../docs/providers.md")]
+pub mod providers {}
+
 #[doc = include_str!("../../../docs/security.md")]
 pub mod security {}
