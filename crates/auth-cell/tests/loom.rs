@@ -17,12 +17,28 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use auth_cell::{Demand, Error, Job, ManualClock, Read, Step, TokenCell};
-use auth_core::Token;
+use auth_core::{StoredToken, Token};
 use common::{cell, Server};
 use loom::thread;
 
+/// A persistent store as loom sees it: one entry, behind loom's mutex so
+/// every interleaving of store IO with the cell is explored.
+type Shelf = loom::sync::Mutex<Option<StoredToken>>;
+
 /// Runs a job, counting concurrent sends: the slot admits one at a time.
-fn run(mut job: Job, server: &Server, in_flight: &AtomicUsize, abandon: bool) {
+fn run(job: Job, server: &Server, in_flight: &AtomicUsize, abandon: bool) {
+    run_on(None, job, server, in_flight, abandon);
+}
+
+/// [`run`] with a store: loads, saves and conditional removals go to
+/// `shelf`.
+fn run_on(
+    shelf: Option<&Shelf>,
+    mut job: Job,
+    server: &Server,
+    in_flight: &AtomicUsize,
+    abandon: bool,
+) {
     while let Some(step) = job.next_step() {
         match step {
             Step::Send(_) => {
@@ -38,8 +54,29 @@ fn run(mut job: Job, server: &Server, in_flight: &AtomicUsize, abandon: bool) {
                 }
                 job.handle_response(server.answer());
             }
-            Step::Lock { .. } | Step::Save(_) | Step::Remove(_) => job.handle_stored(Ok(())),
-            Step::Load => job.handle_loaded(Ok(None)),
+            Step::Lock { .. } => job.handle_stored(Ok(())),
+            Step::Load => {
+                let stored = shelf.and_then(|s| s.lock().unwrap().clone());
+                job.handle_loaded(Ok(stored));
+            }
+            Step::Save(e) => {
+                if let Some(s) = shelf {
+                    *s.lock().unwrap() = Some(e);
+                }
+                job.handle_stored(Ok(()));
+            }
+            Step::Remove(e) => {
+                if let Some(s) = shelf {
+                    let mut held = s.lock().unwrap();
+                    let same = held.as_ref().is_some_and(|h| {
+                        h.access_token.expose_secret() == e.access_token.expose_secret()
+                    });
+                    if same {
+                        *held = None;
+                    }
+                }
+                job.handle_stored(Ok(()));
+            }
             _ => unreachable!(),
         }
     }
@@ -217,5 +254,92 @@ fn a_transient_failure_is_retried_by_a_waiter() {
         let (a, b) = (a.join().unwrap().unwrap(), b.join().unwrap().unwrap());
         assert_eq!(a.id(), b.id());
         assert_eq!(w.server.sends(), 2);
+    });
+}
+
+/// The store renewal path (fleet-wide renewal): a reader in the refresh
+/// window claims the refresh, which looks in the store first and sends only
+/// if the stored token is no newer; meanwhile the held token is
+/// invalidated, which queues the removal of its store entry. Whatever the
+/// order: one request at a time, the rejected token is never read again,
+/// neither from memory nor revived from the store, and the store does not
+/// end up holding it.
+#[test]
+fn a_refresh_through_the_store_never_revives_an_invalidated_token() {
+    model(|| {
+        let clock = Arc::new(ManualClock::new());
+        let cell = cell(&clock, true);
+        let server = Server::new(vec![
+            Server::token("t1", 3600),
+            Server::token("t2", 3600),
+            Server::token("t3", 3600),
+        ]);
+        let shelf: Arc<Shelf> = Arc::new(loom::sync::Mutex::new(None));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        // t1, fetched and saved.
+        let Demand::Run(job, _) = cell.demand() else {
+            panic!("a cold cell sends")
+        };
+        run_on(Some(&shelf), job, &server, &in_flight, false);
+        let Read::Fresh(t1) = cell.read() else {
+            panic!("t1 is held")
+        };
+        clock.advance(std::time::Duration::from_secs(3600 - 60));
+
+        let refresher = {
+            let (cell, server, shelf, in_flight) = (
+                cell.clone(),
+                Arc::clone(&server),
+                Arc::clone(&shelf),
+                Arc::clone(&in_flight),
+            );
+            thread::spawn(move || {
+                if let Read::Refresh(_, job) = cell.read() {
+                    run_on(Some(&shelf), job, &server, &in_flight, false);
+                }
+            })
+        };
+        if let Some(job) = cell.invalidate(&t1) {
+            run_on(Some(&shelf), job, &server, &in_flight, false);
+        }
+        // By value: a token revived from the store is a new `Token`.
+        let secret = |t: &Token| t.access_token().expose_secret().to_owned();
+        if let Read::Fresh(t) | Read::Refresh(t, _) = cell.read() {
+            assert_ne!(secret(&t), secret(&t1), "read back after invalidate");
+        }
+        refresher.join().unwrap();
+        // Drive whatever is left (a caller after the race).
+        let mut demand = cell.demand();
+        let mut steps = 0;
+        let token = loop {
+            steps += 1;
+            assert!(steps < 100, "the caller after the race never got a token");
+            demand = match demand {
+                Demand::Ready(t) => break t,
+                Demand::Failed(e) => panic!("{e}"),
+                Demand::Run(job, ticket) => {
+                    run_on(Some(&shelf), job, &server, &in_flight, false);
+                    Demand::Wait(ticket)
+                }
+                Demand::Wait(mut ticket) => {
+                    let mut cx = Context::from_waker(Waker::noop());
+                    match cell.poll_ticket(&mut ticket, &mut cx) {
+                        Poll::Ready(d) => d,
+                        Poll::Pending => {
+                            clock.advance(cell.wake_in(&ticket).unwrap_or_default());
+                            Demand::Wait(ticket)
+                        }
+                    }
+                }
+            };
+        };
+        assert_ne!(secret(&token), secret(&t1), "the rejected token came back");
+        let held = shelf.lock().unwrap();
+        assert!(
+            held.as_ref().is_none_or(|h| {
+                h.access_token.expose_secret() != t1.access_token().expose_secret()
+            }),
+            "the store still holds the rejected token"
+        );
     });
 }
