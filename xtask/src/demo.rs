@@ -9,9 +9,11 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use auth_core::{
-    ClientAuth, ClientCredentials, Markable, OAuth2, Openverse, RefreshPolicy, Registration,
+    ClientAuth, ClientCredentials, Markable, OAuth2, Openverse, RefreshPolicy, Registration, Routes,
 };
-use auth_emulator::{demo, Emulator, EmulatorConfig, Endpoint, Fault, FaultPlan, Scheme};
+use auth_emulator::{
+    demo, Emulator, EmulatorConfig, Endpoint, Fault, FaultPlan, OpenverseFlavour, Scheme, Throttles,
+};
 use auth_reqwest::{SearchTokenProvider, TokenProvider};
 
 type StepResult = Result<String, String>;
@@ -80,11 +82,13 @@ async fn run_async() -> Result<u32, String> {
         started: Instant::now(),
     };
     println!(
-        "apiauth demo — emulator on {} (loopback only)",
-        emu.base_url()
+        "apiauth demo — emulator on {} (loopback only; Markable API on {}; Openverse flavour, real throttles)",
+        emu.base_url(),
+        emu.markable_api_url()
     );
 
     openverse(&mut n, &emu).await?;
+    cc_catalog(&mut n).await?;
     markable(&mut n, &emu).await?;
     oauth2(&mut n, &emu).await?;
     faults(&mut n, &emu).await?;
@@ -95,8 +99,32 @@ async fn run_async() -> Result<u32, String> {
 }
 
 async fn openverse(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
-    n.section("CC Catalog / Openverse: register, verify, exchange, call");
+    n.section("Openverse: register, verify, exchange, call");
     let openverse = Openverse::with_base(emu.base_url()).map_err(e)?;
+    n.step(
+        "the slash-less register path is a 301, as on the real server",
+        async {
+            let r = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(e)?
+                .post(emu.url("/v1/auth_tokens/register"))
+                .send()
+                .await
+                .map_err(e)?;
+            let to = r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?")
+                .to_owned();
+            check(
+                r.status() == 301 && to == "/v1/auth_tokens/register/",
+                format!("{} → {to}", r.status().as_u16()),
+            )
+        },
+    )
+    .await;
     let mut creds: Option<ClientCredentials> = None;
     n.step("register a client", async {
         let c = auth_reqwest::register(
@@ -106,9 +134,11 @@ async fn openverse(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
         .await
         .map_err(e)?;
         let detail = format!(
-            "201 client_id={} client_secret={:?}",
+            "201 client_id={} client_secret={}",
             c.credentials.client_id(),
-            c.credentials.client_secret()
+            c.credentials
+                .client_secret()
+                .map_or_else(|| "none".to_owned(), |s| format!("{s:?}"))
         );
         creds = Some(c.credentials);
         Ok(detail)
@@ -167,7 +197,7 @@ async fn openverse(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
     };
     let mut unverified = 0;
     n.step(
-        "call the API before verifying (throttled like anonymous)",
+        "call the API before verifying (anonymous limits, per IP)",
         async {
             let (ok, detail) = images(&provider).await?;
             unverified = ok;
@@ -183,22 +213,27 @@ async fn openverse(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
     )
     .await;
 
-    n.step("follow the verification link", async {
-        let m = mail.as_ref().ok_or("no email")?;
-        let r = reqwest::get(&m.link).await.map_err(e)?;
-        check(r.status().is_success(), format!("{}", r.status().as_u16()))
-    })
-    .await;
+    // The link is an anonymous request too: skip the hour's wait.
     emu.reset_rate_limits();
+    n.step(
+        "follow the verification link (the emulator forgot the hour)",
+        async {
+            let m = mail.as_ref().ok_or("no email")?;
+            let r = reqwest::get(&m.link).await.map_err(e)?;
+            check(r.status().is_success(), format!("{}", r.status().as_u16()))
+        },
+    )
+    .await;
     n.step("key status shows the key verified", async {
         let s = provider.key_status().await.map_err(e)?;
+        let count = |c: Option<u64>| c.map_or_else(|| "null".to_owned(), |c| c.to_string());
         check(
             s.verified == Some(true),
             format!(
-                "verified={:?} model={} today={}",
+                "verified={:?} model={} today={} (no history yet)",
                 s.verified,
                 s.rate_limit_model.unwrap_or_default(),
-                s.requests_today.unwrap_or(0)
+                count(s.requests_today)
             ),
         )
     })
@@ -211,6 +246,8 @@ async fn openverse(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
 
     emu.set_lifetime(Scheme::Openverse, Duration::from_secs(2))
         .map_err(e)?;
+    // Each renewal is an anonymous token request (5 an hour): start afresh.
+    emu.reset_rate_limits();
     let short = TokenProvider::builder(openverse, creds)
         .build()
         .map_err(e)?;
@@ -233,8 +270,46 @@ async fn openverse(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
         )
     })
     .await;
-    emu.set_lifetime(Scheme::Openverse, Duration::from_secs(36_000))
+    emu.set_lifetime(Scheme::Openverse, Duration::from_secs(43_200))
         .map_err(e)?;
+    emu.reset_rate_limits();
+    Ok(())
+}
+
+/// One request against the seed's own server: the CC Catalog flavour, on a
+/// second emulator.
+async fn cc_catalog(n: &mut Narrator) -> Result<(), String> {
+    n.section("CC Catalog (the seed's server, on a second emulator)");
+    let emu = Emulator::start(EmulatorConfig {
+        flavour: OpenverseFlavour::CcCatalog,
+        throttles: Throttles::cc_catalog(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .map_err(e)?;
+    let seed = Openverse::with_routes(emu.base_url(), Routes::CcCatalog).map_err(e)?;
+    let creds = ClientCredentials::new(demo::OPENVERSE_CLIENT_ID, demo::OPENVERSE_CLIENT_SECRET)
+        .map_err(e)?;
+    let p = TokenProvider::builder(seed.clone(), creds)
+        .build()
+        .map_err(e)?;
+    n.step(
+        "key status at the seed's /v1/rate_limit (no slash)",
+        async {
+            let s = p.key_status().await.map_err(e)?;
+            let t = p.token().await.map_err(e)?;
+            check(
+                s.verified == Some(true) && seed.key_status_url().path() == "/v1/rate_limit",
+                format!(
+                    "200 verified={:?}; token scope “{}”",
+                    s.verified,
+                    t.granted_scopes()
+                ),
+            )
+        },
+    )
+    .await;
+    emu.shutdown().await;
     Ok(())
 }
 
@@ -257,7 +332,7 @@ async fn markable(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
     .await;
     n.step("create a catalog with the default token", async {
         let req = reqwest::Client::new()
-            .post(emu.url("/api/v1/catalogs"))
+            .post(emu.markable_api_url_for("/api/v1/catalogs"))
             .header("content-type", "application/json")
             .body(r#"{"name":"demo"}"#)
             .build()
@@ -274,7 +349,7 @@ async fn markable(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
     .await;
     n.step("search with the published token", async {
         let req = reqwest::Client::new()
-            .get(emu.url("/api/v1/search?q=shoes"))
+            .get(emu.markable_api_url_for("/api/v1/search?q=shoes"))
             .build()
             .map_err(e)?;
         let r = search.send(req).await.map_err(e)?;
@@ -283,7 +358,7 @@ async fn markable(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
     .await;
     n.step("a write with the search token is refused", async {
         let req = reqwest::Client::new()
-            .post(emu.url("/api/v1/catalogs"))
+            .post(emu.markable_api_url_for("/api/v1/catalogs"))
             .header("content-type", "application/json")
             .body(r#"{"name":"demo"}"#)
             .build()

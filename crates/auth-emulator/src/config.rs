@@ -1,9 +1,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::str::FromStr;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::fault::Endpoint;
 
@@ -63,8 +64,9 @@ impl fmt::Display for Scheme {
 ///
 /// JSON form (for `POST /_emulator/clients`):
 /// `{"scheme":"oauth2","client_id":"a","client_secret":"b","scopes":["read","write"],"default_scopes":["read"]}`;
-/// `verified` (Openverse, default true), `grant_allowed` (OAuth 2.0, default
-/// true) and `default_scopes` may be left out.
+/// `verified` (Openverse, default true), `rate_limit_model` (Openverse,
+/// default `standard`), `grant_allowed` (OAuth 2.0, default true) and
+/// `default_scopes` may be left out.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientSpec {
     /// Which scheme this client belongs to.
@@ -74,8 +76,8 @@ pub struct ClientSpec {
     /// The client secret.
     pub client_secret: String,
     /// Scopes the client may ask for. Markable: a subset of `default`,
-    /// `search`. OAuth 2.0: any scope tokens. Openverse: ignored (tokens
-    /// always carry `read write groups`).
+    /// `search`. OAuth 2.0: any scope tokens. Openverse: ignored (the server
+    /// knows `read write`, the CC Catalog flavour `read write groups`).
     #[serde(default)]
     pub scopes: Vec<String>,
     /// OAuth 2.0: scopes granted when the request names none.
@@ -85,6 +87,10 @@ pub struct ClientSpec {
     /// lifts the key from the unverified to the verified rate limit.
     #[serde(default = "yes")]
     pub verified: bool,
+    /// Openverse: which throttles a verified key gets and what
+    /// `/v1/rate_limit/` reports (`ThrottledApplication.rate_limit_model`).
+    #[serde(default)]
+    pub rate_limit_model: RateLimitModel,
     /// OAuth 2.0: whether the client may use the client_credentials grant;
     /// false makes the token endpoint answer `unauthorized_client`.
     #[serde(default = "yes")]
@@ -105,6 +111,7 @@ impl fmt::Debug for ClientSpec {
             .field("scopes", &self.scopes)
             .field("default_scopes", &self.default_scopes)
             .field("verified", &self.verified)
+            .field("rate_limit_model", &self.rate_limit_model)
             .field("grant_allowed", &self.grant_allowed)
             .finish()
     }
@@ -120,6 +127,7 @@ impl ClientSpec {
             scopes: Vec::new(),
             default_scopes: Vec::new(),
             verified,
+            rate_limit_model: RateLimitModel::Standard,
             grant_allowed: true,
         }
     }
@@ -133,6 +141,7 @@ impl ClientSpec {
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             default_scopes: Vec::new(),
             verified: true,
+            rate_limit_model: RateLimitModel::Standard,
             grant_allowed: true,
         }
     }
@@ -152,6 +161,7 @@ impl ClientSpec {
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             default_scopes: default_scopes.iter().map(|s| (*s).to_owned()).collect(),
             verified: true,
+            rate_limit_model: RateLimitModel::Standard,
             grant_allowed: true,
         }
     }
@@ -162,17 +172,105 @@ impl ClientSpec {
         self.grant_allowed = allowed;
         self
     }
+
+    /// Sets an Openverse key's rate-limit model.
+    #[must_use]
+    pub fn with_rate_limit_model(mut self, model: RateLimitModel) -> Self {
+        self.rate_limit_model = model;
+        self
+    }
+}
+
+/// An Openverse key's rate-limit model (`ThrottledApplication.rate_limit_model`
+/// in `api/api/models/oauth.py`): which `oauth2_client_credentials_*`
+/// throttles a verified key gets.
+///
+/// Serialized in snake_case: `"standard"`, `"enhanced"`, `"exempt"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateLimitModel {
+    /// `oauth2_client_credentials_burst` / `_sustained`.
+    #[default]
+    Standard,
+    /// `enhanced_oauth2_client_credentials_burst` / `_sustained`.
+    Enhanced,
+    /// Not throttled at all; `/v1/rate_limit/` reports null counts.
+    Exempt,
+}
+
+impl RateLimitModel {
+    /// The name the server reports in `rate_limit_model`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateLimitModel::Standard => "standard",
+            RateLimitModel::Enhanced => "enhanced",
+            RateLimitModel::Exempt => "exempt",
+        }
+    }
+}
+
+/// Which generation of the CC Catalog / Openverse server the emulator
+/// routes and answers like.
+///
+/// Serialized in snake_case (`"openverse"`, `"cc_catalog"`); the
+/// `auth-emulator` binary takes `--flavour openverse|cc-catalog`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenverseFlavour {
+    /// Today's Openverse (`WordPress/openverse`, `api/conf/urls/auth_tokens.py`):
+    /// every route ends in a slash, and the slash-less form answers 301 to
+    /// it (Django's `APPEND_SLASH`).
+    #[default]
+    Openverse,
+    /// The seed's CC Catalog API (`cccatalog-api`, `cccatalog/urls.py`):
+    /// `v1/auth_tokens/register`, `v1/rate_limit` and
+    /// `v1/auth_tokens/verify/<code>` without the slash (their slash forms
+    /// answer 404), the token endpoint `v1/auth_tokens/token/` with it.
+    CcCatalog,
+}
+
+impl OpenverseFlavour {
+    /// The snake_case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpenverseFlavour::Openverse => "openverse",
+            OpenverseFlavour::CcCatalog => "cc_catalog",
+        }
+    }
+}
+
+impl fmt::Display for OpenverseFlavour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OpenverseFlavour {
+    type Err = String;
+
+    /// `openverse`, or `cc-catalog` / `cc_catalog`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "openverse" => Ok(OpenverseFlavour::Openverse),
+            "cc-catalog" | "cc_catalog" => Ok(OpenverseFlavour::CcCatalog),
+            other => Err(format!(
+                "unknown flavour {other:?}; expected openverse or cc-catalog"
+            )),
+        }
+    }
 }
 
 /// Token lifetimes per scheme. Each must be at least one second.
 ///
-/// JSON form: `{"openverse":36000,"markable":3600,"oauth2":3600}` (seconds).
+/// JSON form: `{"openverse":43200,"markable":157680000,"oauth2":3600}` (seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lifetimes {
-    /// Openverse `expires_in`; the seed shows 36000.
+    /// Openverse `expires_in`: 43200 by default (`ACCESS_TOKEN_EXPIRE_SECONDS`
+    /// in `api/conf/settings/oauth2.py`); the seed shows 36000.
     #[serde(with = "secs")]
     pub openverse: Duration,
-    /// Markable `expires_at` minus now.
+    /// Markable `expires_at` minus now: five years by default, as Markable
+    /// client tokens last years.
     #[serde(with = "secs")]
     pub markable: Duration,
     /// RFC 6749 `expires_in`.
@@ -183,8 +281,8 @@ pub struct Lifetimes {
 impl Default for Lifetimes {
     fn default() -> Self {
         Lifetimes {
-            openverse: Duration::from_secs(36_000),
-            markable: Duration::from_secs(3_600),
+            openverse: Duration::from_secs(43_200),
+            markable: Duration::from_secs(5 * 365 * 86_400),
             oauth2: Duration::from_secs(3_600),
         }
     }
@@ -210,27 +308,230 @@ impl Lifetimes {
     }
 }
 
-/// Per-minute burst limits of `GET /v1/images/`, by caller tier.
-///
-/// JSON form: `{"anonymous":5,"unverified":10,"verified":100}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RateLimits {
-    /// No `Authorization` header; scope `anon_burst`.
-    pub anonymous: u32,
-    /// A valid token of a key whose email is not verified; scope `unverified_burst`.
-    pub unverified: u32,
-    /// A valid token of a verified key; scope `standard_burst`.
-    pub verified: u32,
+/// The unit of a [`Rate`], read as Django REST Framework reads it: by the
+/// first letter of what follows the `/` (`s`, `m`, `h`, `d`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Period {
+    /// One second; written `second`.
+    Second,
+    /// One minute; written `min`, as Openverse's settings write it.
+    Minute,
+    /// One hour; written `hour`.
+    Hour,
+    /// One day; written `day`.
+    Day,
 }
 
-impl Default for RateLimits {
-    fn default() -> Self {
-        RateLimits {
-            anonymous: 5,
-            unverified: 10,
-            verified: 100,
+impl Period {
+    /// The window length.
+    pub fn duration(self) -> Duration {
+        Duration::from_secs(match self {
+            Period::Second => 1,
+            Period::Minute => 60,
+            Period::Hour => 3_600,
+            Period::Day => 86_400,
+        })
+    }
+
+    fn word(self) -> &'static str {
+        match self {
+            Period::Second => "second",
+            Period::Minute => "min",
+            Period::Hour => "hour",
+            Period::Day => "day",
         }
     }
+}
+
+/// A DRF throttle rate: `requests` per sliding `period`.
+///
+/// Written and parsed as DRF settings write it: `5/hour`, `100/day`,
+/// `100/min`, `1/second` (only the unit's first letter counts, so
+/// `100/minute` reads as `100/min`). That text is also what
+/// `X-RateLimit-Limit-<scope>` carries. JSON form: the same string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rate {
+    /// Requests allowed in any window of one `period`.
+    pub requests: u32,
+    /// The window.
+    pub period: Period,
+}
+
+impl Rate {
+    /// `requests` per `period`.
+    pub const fn new(requests: u32, period: Period) -> Self {
+        Rate { requests, period }
+    }
+
+    /// `n/second`.
+    pub const fn per_second(n: u32) -> Self {
+        Rate::new(n, Period::Second)
+    }
+
+    /// `n/min`.
+    pub const fn per_minute(n: u32) -> Self {
+        Rate::new(n, Period::Minute)
+    }
+
+    /// `n/hour`.
+    pub const fn per_hour(n: u32) -> Self {
+        Rate::new(n, Period::Hour)
+    }
+
+    /// `n/day`.
+    pub const fn per_day(n: u32) -> Self {
+        Rate::new(n, Period::Day)
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.requests, self.period.word())
+    }
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("rate {s:?} is not N/second, N/min, N/hour or N/day");
+        let (n, unit) = s.split_once('/').ok_or_else(bad)?;
+        let requests = n.trim().parse::<u32>().map_err(|_| bad())?;
+        let period = match unit.trim().chars().next() {
+            Some('s') => Period::Second,
+            Some('m') => Period::Minute,
+            Some('h') => Period::Hour,
+            Some('d') => Period::Day,
+            _ => return Err(bad()),
+        };
+        Ok(Rate { requests, period })
+    }
+}
+
+impl Serialize for Rate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Rate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The throttles of the emulated servers, on by default with the values the
+/// real Openverse runs (`api/conf/settings/rest_framework.py`,
+/// `api/api/utils/throttle.py`); `None` switches one off.
+///
+/// Each is a DRF `SimpleRateThrottle`: a sliding window per cache key, and
+/// over it 429 `{"detail":"Request was throttled. Expected available in N seconds."}`
+/// with `Retry-After: N` (which can be hours). Responses that pass a
+/// throttle carry `X-RateLimit-Limit-<scope>: <rate>` and
+/// `X-RateLimit-Available-<scope>: <left>`.
+///
+/// JSON form (for `POST /_emulator/config` as `"throttles"`): the field
+/// names below with rates as strings or `null`, e.g.
+/// `{"anon_burst":"3/min","anon_sustained":null}`; a field left out takes
+/// its default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Throttles {
+    /// Callers without a valid token, and keys whose owner has not verified
+    /// the email, keyed by IP (`anon_burst`, default `5/hour`). Includes
+    /// every Openverse token request: the token endpoint is throttled too.
+    pub anon_burst: Option<Rate>,
+    /// Same callers, `anon_sustained` (default `100/day`).
+    pub anon_sustained: Option<Rate>,
+    /// Verified `standard` keys, by client id
+    /// (`oauth2_client_credentials_burst`, default `100/min`).
+    pub oauth2_client_credentials_burst: Option<Rate>,
+    /// Verified `standard` keys, `oauth2_client_credentials_sustained`
+    /// (default `10000/day`).
+    pub oauth2_client_credentials_sustained: Option<Rate>,
+    /// Verified `enhanced` keys, `enhanced_oauth2_client_credentials_burst`
+    /// (default `200/min`).
+    pub enhanced_oauth2_client_credentials_burst: Option<Rate>,
+    /// Verified `enhanced` keys,
+    /// `enhanced_oauth2_client_credentials_sustained` (default `20000/day`).
+    pub enhanced_oauth2_client_credentials_sustained: Option<Rate>,
+    /// Registration per IP (`TenPerDay`, default `10/day`; its headers say
+    /// `tenperday`).
+    pub registration: Option<Rate>,
+    /// `/v1/rate_limit/` per IP for callers without a verified key
+    /// (`OnePerSecond`, default `1/second`; headers say `onepersecond`).
+    /// On the real server it shares its cache key with `registration`, and
+    /// so it does here.
+    pub key_status: Option<Rate>,
+    /// Markable, per IP, on the authorization endpoint and, separately, on
+    /// the API host (default `25/min`).
+    pub markable: Option<Rate>,
+}
+
+impl Default for Throttles {
+    fn default() -> Self {
+        Throttles {
+            anon_burst: Some(Rate::per_hour(5)),
+            anon_sustained: Some(Rate::per_day(100)),
+            oauth2_client_credentials_burst: Some(Rate::per_minute(100)),
+            oauth2_client_credentials_sustained: Some(Rate::per_day(10_000)),
+            enhanced_oauth2_client_credentials_burst: Some(Rate::per_minute(200)),
+            enhanced_oauth2_client_credentials_sustained: Some(Rate::per_day(20_000)),
+            registration: Some(Rate::per_day(10)),
+            key_status: Some(Rate::per_second(1)),
+            markable: Some(Rate::per_minute(25)),
+        }
+    }
+}
+
+impl Throttles {
+    /// Every throttle off, as DRF runs with `DEFAULT_THROTTLE_RATES` all
+    /// `None`: no 429s, no `X-RateLimit-*` headers, and `/v1/rate_limit/`
+    /// reports null counts. For benchmarks and tests that make many requests.
+    pub fn off() -> Self {
+        Throttles {
+            anon_burst: None,
+            anon_sustained: None,
+            oauth2_client_credentials_burst: None,
+            oauth2_client_credentials_sustained: None,
+            enhanced_oauth2_client_credentials_burst: None,
+            enhanced_oauth2_client_credentials_sustained: None,
+            registration: None,
+            key_status: None,
+            markable: None,
+        }
+    }
+
+    /// The rates of the seed's CC Catalog API (`cccatalog/settings.py`):
+    /// `anon_burst` `60/min`, `anon_sustained` `5000/day`, the key rates as
+    /// today's.
+    pub fn cc_catalog() -> Self {
+        Throttles {
+            anon_burst: Some(Rate::per_minute(60)),
+            anon_sustained: Some(Rate::per_day(5_000)),
+            ..Throttles::default()
+        }
+    }
+}
+
+/// Plain OAuth 2.0 server habits the emulator can adopt on `/oauth2/token`,
+/// all off by default (the emulator then answers the strictest way).
+///
+/// JSON form: `{"lowercase_bearer":true,"omit_scope":false,"narrow_scopes":false}`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OAuth2Variety {
+    /// `token_type` `bearer` instead of `Bearer` (RFC 6749 §7.1 makes the
+    /// type case-insensitive; many servers send it lowercase).
+    pub lowercase_bearer: bool,
+    /// Leave `scope` out of the answer when it equals what was asked
+    /// (RFC 6749 §5.1 makes it optional then).
+    pub omit_scope: bool,
+    /// Grant the allowed part of the asked scope instead of refusing with
+    /// `invalid_scope` (RFC 6749 §3.3 lets the server narrow; it must then
+    /// name the granted scope). Nothing allowed is still `invalid_scope`.
+    pub narrow_scopes: bool,
 }
 
 /// OAuth 2.0 token endpoint switches.
@@ -254,7 +555,8 @@ impl Default for OAuth2Methods {
 }
 
 /// How to start an emulator. `EmulatorConfig::default()` listens on
-/// `127.0.0.1:0` with the [`demo`] clients seeded.
+/// `127.0.0.1:0` (and the Markable API on another free port) with the
+/// [`demo`] clients seeded, the Openverse flavour and the real throttles.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
     /// Where to listen; must be a loopback address. Port 0 picks a free port.
@@ -268,15 +570,23 @@ pub struct EmulatorConfig {
     pub clients: Vec<ClientSpec>,
     /// Token lifetimes per scheme.
     pub lifetimes: Lifetimes,
-    /// Openverse image search rate limits.
-    pub rate_limits: RateLimits,
+    /// Which generation of the Openverse server to route and answer like.
+    pub flavour: OpenverseFlavour,
+    /// Openverse and Markable throttles; [`Throttles::off`] for benchmarks.
+    pub throttles: Throttles,
     /// Which client authentication methods `/oauth2/token` accepts.
     pub oauth2_methods: OAuth2Methods,
+    /// Plain OAuth 2.0 habits of `/oauth2/token` (lowercase `bearer`, …).
+    pub oauth2_variety: OAuth2Variety,
     /// Answer Markable authorizations with only `access_token`, as the seed
     /// shows, instead of the full `data` object.
     pub markable_minimal_response: bool,
     /// Added latency per endpoint, applied before every response.
     pub latency: BTreeMap<Endpoint, Duration>,
+    /// Where the Markable Lens API (search, catalogs) listens: a second
+    /// loopback listener, because the real API lives on another host than
+    /// its authorization server. `None`: the IP of `addr`, a free port.
+    pub markable_api_addr: Option<SocketAddr>,
 }
 
 impl Default for EmulatorConfig {
@@ -287,10 +597,13 @@ impl Default for EmulatorConfig {
             demo_clients: true,
             clients: Vec::new(),
             lifetimes: Lifetimes::default(),
-            rate_limits: RateLimits::default(),
+            flavour: OpenverseFlavour::default(),
+            throttles: Throttles::default(),
             oauth2_methods: OAuth2Methods::default(),
+            oauth2_variety: OAuth2Variety::default(),
             markable_minimal_response: false,
             latency: BTreeMap::new(),
+            markable_api_addr: None,
         }
     }
 }

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ClientSpec, OAuth2Methods, RateLimits, Scheme};
+use crate::config::{
+    ClientSpec, OAuth2Methods, OAuth2Variety, OpenverseFlavour, RateLimitModel, Scheme, Throttles,
+};
 use crate::error::EmulatorError;
 use crate::fault::{Endpoint, FaultPlan};
 use crate::state::{Client, Counters, Email, Shared};
@@ -18,8 +20,9 @@ use crate::state::{Client, Counters, Email, Shared};
 ///
 /// Every field is optional when applying; only the given ones change.
 /// JSON form:
-/// `{"lifetimes_secs":{"oauth2":1},"latency_ms":{"oauth2_token":50},"rate_limits":{"anonymous":5,"unverified":10,"verified":100},
-///   "oauth2_methods":{"basic":true,"post":false},"markable_minimal_response":true}`.
+/// `{"lifetimes_secs":{"oauth2":1},"latency_ms":{"oauth2_token":50},"throttles":{"anon_burst":"3/min"},
+///   "oauth2_methods":{"basic":true,"post":false},"oauth2_variety":{"lowercase_bearer":true},
+///   "markable_minimal_response":true,"cache_outage":false}`.
 /// A latency of 0 removes that endpoint's latency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -28,12 +31,18 @@ pub struct ConfigPatch {
     pub lifetimes_secs: BTreeMap<Scheme, u64>,
     /// Added latency per endpoint, in milliseconds.
     pub latency_ms: BTreeMap<Endpoint, u64>,
-    /// Openverse image search burst limits.
-    pub rate_limits: Option<RateLimits>,
+    /// Openverse and Markable throttles, replaced as a whole (a rate left
+    /// out of the JSON takes its default; `null` switches it off).
+    pub throttles: Option<Throttles>,
     /// Which client authentication methods `/oauth2/token` accepts.
     pub oauth2_methods: Option<OAuth2Methods>,
+    /// Plain OAuth 2.0 habits of `/oauth2/token`.
+    pub oauth2_variety: Option<OAuth2Variety>,
     /// Markable authorizations answer with only `access_token`.
     pub markable_minimal_response: Option<bool>,
+    /// Openverse's throttle cache is down: `/v1/rate_limit/` answers 424
+    /// (CC Catalog flavour: 500) and throttles let everything through.
+    pub cache_outage: Option<bool>,
 }
 
 pub(crate) fn check_lifetime(lifetime: Duration) -> Result<(), EmulatorError> {
@@ -71,6 +80,30 @@ impl Control {
     /// The base URL joined with `path`, which should start with `/`.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.shared.base_url)
+    }
+
+    /// The base URL of the Markable Lens API host (search, catalogs), a
+    /// second listener: e.g. `http://127.0.0.1:40124` (no trailing slash).
+    /// The main listener answers 404 for the API's paths, as
+    /// `auth.markable.ai` would.
+    pub fn markable_api_url(&self) -> &str {
+        &self.shared.markable_api_base_url
+    }
+
+    /// [`Control::markable_api_url`] joined with `path`, which should start
+    /// with `/`, e.g. `markable_api_url_for("/api/v1/search?q=shoes")`.
+    pub fn markable_api_url_for(&self, path: &str) -> String {
+        format!("{}{path}", self.shared.markable_api_base_url)
+    }
+
+    /// The address the Markable API listener is bound to.
+    pub fn markable_api_addr(&self) -> SocketAddr {
+        self.shared.markable_api_addr
+    }
+
+    /// Which Openverse server generation this emulator routes like.
+    pub fn flavour(&self) -> OpenverseFlavour {
+        self.shared.flavour
     }
 
     /// Adds a client, or replaces one with the same scheme and id (which
@@ -156,9 +189,49 @@ impl Control {
         }
     }
 
-    /// Sets the Openverse image search burst limits.
-    pub fn set_rate_limits(&self, limits: RateLimits) {
-        self.shared.lock().settings.rate_limits = limits;
+    /// Replaces the throttles (histories so far are kept; see
+    /// [`Control::reset_rate_limits`]).
+    pub fn set_throttles(&self, throttles: Throttles) {
+        self.shared.lock().settings.throttles = throttles;
+    }
+
+    /// The throttles in force.
+    pub fn throttles(&self) -> Throttles {
+        self.shared.lock().settings.throttles
+    }
+
+    /// Sets the plain OAuth 2.0 habits of `/oauth2/token`.
+    pub fn set_oauth2_variety(&self, variety: OAuth2Variety) {
+        self.shared.lock().settings.oauth2_variety = variety;
+    }
+
+    /// Simulates Openverse's throttle cache (Redis) being down, or back:
+    /// `/v1/rate_limit/` answers 424 with null counts (CC Catalog flavour:
+    /// Django's 500 page), and throttles let everything through.
+    pub fn set_cache_outage(&self, down: bool) {
+        self.shared.lock().settings.cache_outage = down;
+    }
+
+    /// Sets an Openverse key's rate-limit model.
+    pub fn set_rate_limit_model(
+        &self,
+        client_id: &str,
+        model: RateLimitModel,
+    ) -> Result<(), EmulatorError> {
+        let mut st = self.shared.lock();
+        match st
+            .clients
+            .get_mut(&(Scheme::Openverse, client_id.to_owned()))
+        {
+            Some(c) => {
+                c.spec.rate_limit_model = model;
+                Ok(())
+            }
+            None => Err(EmulatorError::UnknownClient {
+                scheme: Scheme::Openverse,
+                client_id: client_id.to_owned(),
+            }),
+        }
     }
 
     /// Switches `client_secret_basic` / `client_secret_post` on `/oauth2/token`.
@@ -192,14 +265,20 @@ impl Control {
                     .insert(*endpoint, Duration::from_millis(*ms));
             }
         }
-        if let Some(limits) = patch.rate_limits {
-            st.settings.rate_limits = limits;
+        if let Some(throttles) = patch.throttles {
+            st.settings.throttles = throttles;
         }
         if let Some(methods) = patch.oauth2_methods {
             st.settings.oauth2_methods = methods;
         }
+        if let Some(variety) = patch.oauth2_variety {
+            st.settings.oauth2_variety = variety;
+        }
         if let Some(minimal) = patch.markable_minimal_response {
             st.settings.markable_minimal_response = minimal;
+        }
+        if let Some(down) = patch.cache_outage {
+            st.settings.cache_outage = down;
         }
         Ok(())
     }
@@ -218,9 +297,11 @@ impl Control {
                 .iter()
                 .map(|(e, d)| (*e, u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
                 .collect(),
-            rate_limits: Some(s.rate_limits),
+            throttles: Some(s.throttles),
             oauth2_methods: Some(s.oauth2_methods),
+            oauth2_variety: Some(s.oauth2_variety),
             markable_minimal_response: Some(s.markable_minimal_response),
+            cache_outage: Some(s.cache_outage),
         }
     }
 
@@ -251,8 +332,8 @@ impl Control {
         self.shared.lock().counters = Counters::default();
     }
 
-    /// Forgets every rate-limit window and daily count, so the next request
-    /// of every caller starts a fresh minute without sleeping.
+    /// Forgets every throttle history, so every caller starts afresh
+    /// without sleeping (also what `/v1/rate_limit/` counts).
     pub fn reset_rate_limits(&self) {
         self.shared.lock().reset_rate_limits();
     }

@@ -14,19 +14,19 @@ use crate::error::EmulatorError;
 pub enum Endpoint {
     /// `POST /v1/auth_tokens/token/`
     OpenverseToken,
-    /// `POST /v1/auth_tokens/register/` (with or without the trailing slash)
+    /// `POST /v1/auth_tokens/register/` (CC Catalog flavour: no slash)
     OpenverseRegister,
-    /// `GET /v1/auth_tokens/verify/<code>/`
+    /// `GET /v1/auth_tokens/verify/<code>/` (CC Catalog flavour: no slash)
     OpenverseVerify,
-    /// `GET /v1/rate_limit/`
+    /// `GET /v1/rate_limit/` (CC Catalog flavour: no slash)
     OpenverseRateLimit,
-    /// `GET /v1/images/`
+    /// `GET /v1/images/` (CC Catalog flavour: either form)
     OpenverseImages,
     /// `POST /auth/client/authorize`
     MarkableAuthorize,
-    /// `GET /api/v1/search`
+    /// `GET /api/v1/search`, on the Markable API listener
     MarkableSearch,
-    /// `POST /api/v1/catalogs`
+    /// `POST /api/v1/catalogs`, on the Markable API listener
     MarkableCatalogs,
     /// `POST /oauth2/token`
     Oauth2Token,
@@ -149,6 +149,19 @@ pub enum Fault {
     /// Token endpoints only: `expires_in` is `-3600` (Markable: `expires_at`
     /// is an hour in the past).
     NegativeExpiresIn,
+    /// *Replaces*: a 4xx status (e.g. 408, 409, 413) in the endpoint's own
+    /// error shape — JSON:API `{"errors":[…]}` on Markable, `{"detail":…}`
+    /// on Openverse, `{"error":"invalid_request"}` on OAuth 2.0.
+    ClientError {
+        /// The status code, 400..=499.
+        status: u16,
+    },
+    /// The endpoint runs as if the request had no `Authorization` header,
+    /// as behind a proxy or a cross-host redirect that drops it. Openverse
+    /// then treats the caller as anonymous: a `page_size` over 20 answers
+    /// DRF's 401 `NotAuthenticated`, whose challenge names no error, to a
+    /// client that did send a valid token.
+    DropAuthorization,
 }
 
 fn found() -> u16 {
@@ -178,6 +191,7 @@ impl Fault {
                 | Fault::Html
                 | Fault::HugeBody
                 | Fault::Redirect { .. }
+                | Fault::ClientError { .. }
         )
     }
 
@@ -193,6 +207,9 @@ impl Fault {
             ),
             Fault::Redirect { status } if ![301, 302, 303, 307, 308].contains(status) => Err(
                 EmulatorError::InvalidFault(format!("redirect status {status} is not a redirect")),
+            ),
+            Fault::ClientError { status } if !(400..=499).contains(status) => Err(
+                EmulatorError::InvalidFault(format!("client_error status {status} is not 4xx")),
             ),
             _ => Ok(()),
         }

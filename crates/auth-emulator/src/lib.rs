@@ -10,8 +10,16 @@
 //! In scope:
 //! - every endpoint of the three schemes with the real success and error
 //!   shapes (see `docs/emulator.md` for the full list);
+//! - both generations of the Openverse server ([`OpenverseFlavour`]): the
+//!   seed's CC Catalog API and today's Openverse, with their routes, status
+//!   codes, bodies and headers as read from their public code;
 //! - Openverse self-registration with an inspectable outbox, email
-//!   verification and tiered rate limits with `X-RateLimit-*` headers;
+//!   verification and DRF throttles ([`Throttles`], on by default with the
+//!   real values) with `X-RateLimit-*` headers;
+//! - the Markable Lens API on a second listener, a host apart from its
+//!   authorization server ([`Control::markable_api_url`]);
+//! - plain OAuth 2.0 varieties ([`OAuth2Variety`]): lowercase `bearer`, an
+//!   omitted `scope`, a narrowed scope;
 //! - fault injection per endpoint ([`Fault`], [`FaultPlan`]): latency,
 //!   5xx, 429, TCP resets, truncated / slow / huge / non-JSON / HTML bodies,
 //!   wrong `Content-Type`, redirects, malformed token responses;
@@ -23,9 +31,10 @@
 //! Out of scope: TLS, persistence, and any listening address other than
 //! loopback — [`EmulatorError::NonLoopback`] refuses the rest.
 //!
-//! Time: token expiry and rate-limit windows use [`std::time::Instant`].
-//! Tests can use one-second lifetimes, [`Control::expire_tokens`] and
-//! [`Control::reset_rate_limits`] instead of sleeping.
+//! Time: token expiry and throttle windows use [`std::time::Instant`].
+//! Tests can use one-second lifetimes, [`Control::expire_tokens`],
+//! [`Control::reset_rate_limits`], small [`Rate`]s or [`Throttles::off`]
+//! instead of sleeping.
 //!
 //! # Example
 //!
@@ -74,6 +83,7 @@ mod openverse;
 mod reply;
 mod server;
 mod state;
+mod throttle;
 mod wire;
 
 use std::ops::Deref;
@@ -81,7 +91,10 @@ use std::thread;
 
 use tokio::sync::oneshot;
 
-pub use config::{demo, ClientSpec, EmulatorConfig, Lifetimes, OAuth2Methods, RateLimits, Scheme};
+pub use config::{
+    demo, ClientSpec, EmulatorConfig, Lifetimes, OAuth2Methods, OAuth2Variety, OpenverseFlavour,
+    Period, Rate, RateLimitModel, Scheme, Throttles,
+};
 pub use control::{ConfigPatch, Control};
 pub use error::EmulatorError;
 pub use fault::{Endpoint, Fault, FaultPlan, Times};
@@ -99,12 +112,13 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Binds `config.addr` (loopback only) and starts serving on the
-    /// current tokio runtime.
+    /// Binds `config.addr` and the Markable API address (loopback only) and
+    /// starts serving on the current tokio runtime.
     pub async fn start(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
-        let (listener, shared) = server::bind(&config).await?;
+        let bound = server::bind(&config).await?;
+        let shared = bound.shared.clone();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::serve(listener, shared.clone(), async {
+        let task = tokio::spawn(server::serve(bound, async {
             // A dropped sender means the same as a sent one: stop.
             let _ = rx.await;
         }));
@@ -189,9 +203,9 @@ impl BlockingEmulator {
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
                         }
-                        Ok((listener, shared)) => {
-                            let _ = ready_tx.send(Ok(shared.clone()));
-                            tokio::spawn(server::serve(listener, shared, std::future::pending()));
+                        Ok(bound) => {
+                            let _ = ready_tx.send(Ok(bound.shared.clone()));
+                            tokio::spawn(server::serve(bound, std::future::pending()));
                             let _ = stop_rx.await;
                         }
                     }

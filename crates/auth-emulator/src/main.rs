@@ -4,8 +4,17 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 
-use auth_emulator::{demo, Emulator, EmulatorConfig};
-use clap::Parser;
+use auth_emulator::{demo, Emulator, EmulatorConfig, OpenverseFlavour, Throttles};
+use clap::{Parser, ValueEnum};
+
+/// `--flavour`: which Openverse server generation to route like.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Flavour {
+    /// Today's Openverse: every route with a trailing slash.
+    Openverse,
+    /// The seed's CC Catalog API: register, rate_limit and verify without.
+    CcCatalog,
+}
 
 /// Local emulator of the Openverse, Markable Lens and RFC 6749 token
 /// endpoints, with fault injection under /_emulator/.
@@ -22,6 +31,16 @@ struct Args {
     /// Seed for generated ids, secrets and tokens.
     #[arg(long)]
     seed: Option<u64>,
+    /// Which Openverse server to emulate.
+    #[arg(long, value_enum, default_value = "openverse")]
+    flavour: Flavour,
+    /// Port of the Markable Lens API listener (a host apart from the
+    /// authorization server); 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    markable_api_port: u16,
+    /// Switch every throttle off (no 429s, no X-RateLimit headers).
+    #[arg(long)]
+    no_throttles: bool,
     /// Log every request (never secrets or tokens).
     #[arg(long, short)]
     verbose: bool,
@@ -41,8 +60,20 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
+    let flavour = match args.flavour {
+        Flavour::Openverse => OpenverseFlavour::Openverse,
+        Flavour::CcCatalog => OpenverseFlavour::CcCatalog,
+    };
+    let throttles = match (args.no_throttles, flavour) {
+        (true, _) => Throttles::off(),
+        (false, OpenverseFlavour::Openverse) => Throttles::default(),
+        (false, OpenverseFlavour::CcCatalog) => Throttles::cc_catalog(),
+    };
     let mut config = EmulatorConfig {
         addr: SocketAddr::new(args.host, args.port),
+        markable_api_addr: Some(SocketAddr::new(args.host, args.markable_api_port)),
+        flavour,
+        throttles,
         ..EmulatorConfig::default()
     };
     if let Some(seed) = args.seed {
@@ -58,12 +89,19 @@ async fn main() -> ExitCode {
     let base = emu.base_url();
     // These are fixed demo values, documented in docs/emulator.md; printing
     // them is the point.
-    println!("auth-emulator listening on {base}");
+    println!(
+        "auth-emulator listening on {base} (openverse flavour: {})",
+        emu.flavour()
+    );
     println!();
     println!("openverse  token    {base}/v1/auth_tokens/token/");
     println!("           id       {}", demo::OPENVERSE_CLIENT_ID);
     println!("           secret   {}", demo::OPENVERSE_CLIENT_SECRET);
     println!("markable   token    {base}/auth/client/authorize");
+    println!(
+        "           api      {}/api/v1/search",
+        emu.markable_api_url()
+    );
     println!("           id       {}", demo::MARKABLE_CLIENT_ID);
     println!("           secret   {}", demo::MARKABLE_CLIENT_SECRET);
     println!("oauth2     token    {base}/oauth2/token");

@@ -115,29 +115,52 @@ fn token_inner(st: &mut State, req: &RequestView<'_>) -> Reply {
                 .collect()
         })
         .unwrap_or_default();
-    // §3.3: an empty request gets the client's defaults; anything outside the
-    // allowed set is refused rather than silently narrowed, so tests see it.
+    let variety = st.settings.oauth2_variety;
+    // §3.3: an empty request gets the client's defaults. Anything outside
+    // the allowed set is refused, unless the server is set to narrow: then
+    // the allowed part is granted (and named, §5.1), if any is left.
     let granted = if requested.is_empty() {
         defaults
     } else if let Some(bad_scope) = requested.iter().find(|s| !allowed.contains(s)) {
-        return Reply::oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            &format!("scope {bad_scope} is not allowed for this client"),
-        );
+        let narrowed: Vec<String> = requested
+            .iter()
+            .filter(|s| allowed.contains(s))
+            .cloned()
+            .collect();
+        if !variety.narrow_scopes || narrowed.is_empty() {
+            return Reply::oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                &format!("scope {bad_scope} is not allowed for this client"),
+            );
+        }
+        narrowed
     } else {
-        requested
+        requested.clone()
     };
     let scope = granted.join(" ");
+    // §5.1: `scope` is optional when it is what the client asked for.
+    let omit_scope = variety.omit_scope && !requested.is_empty() && granted == requested;
     let (token, lifetime) = st.issue_token(Scheme::Oauth2, &id, granted, 40);
     tracing::info!(client_id = %id, scope = %scope, "issued oauth2 token");
-    Reply::ok(json!({
+    // §7.1: the type is case-insensitive; many servers send `bearer`.
+    let token_type = if variety.lowercase_bearer {
+        "bearer"
+    } else {
+        "Bearer"
+    };
+    let mut body = json!({
         "access_token": token,
-        "token_type": "Bearer",
+        "token_type": token_type,
         "expires_in": lifetime.as_secs(),
         "scope": scope,
-    }))
-    .no_store()
+    });
+    if omit_scope {
+        if let Some(map) = body.as_object_mut() {
+            map.remove("scope");
+        }
+    }
+    Reply::ok(body).no_store()
 }
 
 pub(crate) fn resource(shared: &Shared, req: &RequestView<'_>) -> Reply {

@@ -1,23 +1,27 @@
 //! Routing, the per-request pipeline (count → latency → fault → handler →
-//! shape), and binding.
+//! shape), and binding of the two listeners (the main one, and the Markable
+//! API host).
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use axum::http::header::{
+    ALLOW, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER,
+};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
-use crate::config::{EmulatorConfig, Scheme};
+use crate::config::{EmulatorConfig, OpenverseFlavour, Scheme};
 use crate::conn::{ConnHandle, EmuListener};
 use crate::error::EmulatorError;
 use crate::fault::{Endpoint, Fault};
@@ -51,45 +55,72 @@ impl RequestView<'_> {
     }
 }
 
-/// Checks the config and opens the loopback listener.
-pub(crate) async fn bind(
-    config: &EmulatorConfig,
-) -> Result<(TcpListener, Arc<Shared>), EmulatorError> {
+/// The two bound listeners and the state they share.
+pub(crate) struct Bound {
+    main: TcpListener,
+    api: TcpListener,
+    pub(crate) shared: Arc<Shared>,
+}
+
+async fn listen(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), EmulatorError> {
+    if !addr.ip().is_loopback() {
+        return Err(EmulatorError::NonLoopback(addr));
+    }
+    let bind_error = |source| EmulatorError::Bind { addr, source };
+    let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
+    let local = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, local))
+}
+
+/// Checks the config and opens the loopback listeners.
+pub(crate) async fn bind(config: &EmulatorConfig) -> Result<Bound, EmulatorError> {
     if !config.addr.ip().is_loopback() {
         return Err(EmulatorError::NonLoopback(config.addr));
     }
     for scheme in Scheme::ALL {
         crate::control::check_lifetime(config.lifetimes.get(scheme))?;
     }
-    let listener = TcpListener::bind(config.addr)
-        .await
-        .map_err(|source| EmulatorError::Bind {
-            addr: config.addr,
-            source,
-        })?;
-    let addr = listener
-        .local_addr()
-        .map_err(|source| EmulatorError::Bind {
-            addr: config.addr,
-            source,
-        })?;
-    let shared = Arc::new(Shared::new(config, addr));
-    tracing::info!(base_url = %shared.base_url, "auth-emulator listening");
-    Ok((listener, shared))
+    let api_addr = config
+        .markable_api_addr
+        .unwrap_or_else(|| SocketAddr::new(config.addr.ip(), 0));
+    if !api_addr.ip().is_loopback() {
+        return Err(EmulatorError::NonLoopback(api_addr));
+    }
+    let (main, addr) = listen(config.addr).await?;
+    let (api, api_addr) = listen(api_addr).await?;
+    let shared = Arc::new(Shared::new(config, addr, api_addr));
+    tracing::info!(
+        base_url = %shared.base_url,
+        markable_api = %shared.markable_api_base_url,
+        flavour = %shared.flavour,
+        "auth-emulator listening"
+    );
+    Ok(Bound { main, api, shared })
 }
 
-/// Serves until `shutdown` completes, then lets in-flight requests finish.
-pub(crate) async fn serve(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) {
-    let app = router(shared).into_make_service_with_connect_info::<ConnHandle>();
-    if let Err(e) = axum::serve(EmuListener::new(listener), app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(error = %e, "auth-emulator server stopped");
+/// Serves both listeners until `shutdown` completes, then lets in-flight
+/// requests finish.
+pub(crate) async fn serve(bound: Bound, shutdown: impl Future<Output = ()> + Send + 'static) {
+    let Bound { main, api, shared } = bound;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        // A dropped sender means the same as a sent stop.
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let main_app = router(shared.clone()).into_make_service_with_connect_info::<ConnHandle>();
+    let api_app = api_router(shared).into_make_service_with_connect_info::<ConnHandle>();
+    let main = axum::serve(EmuListener::new(main), main_app)
+        .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let api = axum::serve(EmuListener::new(api), api_app).with_graceful_shutdown(stopped(stop_rx));
+    let trigger = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    let (main, api, ()) = tokio::join!(main.into_future(), api.into_future(), trigger);
+    for result in [main, api] {
+        if let Err(e) = result {
+            tracing::error!(error = %e, "auth-emulator server stopped");
+        }
     }
 }
 
@@ -103,29 +134,67 @@ macro_rules! ep {
     };
 }
 
+/// The main listener: the Openverse routes of the configured flavour, the
+/// Markable authorization server, the OAuth 2.0 server and the admin API.
 fn router(shared: Arc<Shared>) -> Router {
     use Endpoint as E;
-    Router::new()
-        // Older servers had no trailing slashes, so both forms are served.
-        .route("/v1/auth_tokens/register/", post(ep!(E::OpenverseRegister)))
-        .route("/v1/auth_tokens/register", post(ep!(E::OpenverseRegister)))
-        .route(
-            "/v1/auth_tokens/verify/{code}/",
-            get(ep!(E::OpenverseVerify)),
-        )
-        .route(
-            "/v1/auth_tokens/verify/{code}",
-            get(ep!(E::OpenverseVerify)),
-        )
-        .route("/v1/auth_tokens/token/", post(ep!(E::OpenverseToken)))
-        .route("/v1/auth_tokens/token", post(ep!(E::OpenverseToken)))
-        .route("/v1/rate_limit/", get(ep!(E::OpenverseRateLimit)))
-        .route("/v1/rate_limit", get(ep!(E::OpenverseRateLimit)))
-        .route("/v1/images/", get(ep!(E::OpenverseImages)))
-        .route("/v1/images", get(ep!(E::OpenverseImages)))
+    let router = match shared.flavour {
+        // `api/conf/urls/auth_tokens.py`: every route with the slash; the
+        // slash-less form gets Django's APPEND_SLASH redirect (for any
+        // method: a POST that follows it arrives as a GET and gets 405).
+        OpenverseFlavour::Openverse => Router::new()
+            .route(
+                "/v1/auth_tokens/register/",
+                post(ep!(E::OpenverseRegister)).fallback(drf_405_post),
+            )
+            .route("/v1/auth_tokens/register", any(append_slash))
+            .route(
+                "/v1/auth_tokens/verify/{code}/",
+                get(ep!(E::OpenverseVerify)).fallback(drf_405_get),
+            )
+            .route("/v1/auth_tokens/verify/{code}", any(append_slash))
+            .route(
+                "/v1/auth_tokens/token/",
+                post(ep!(E::OpenverseToken)).fallback(drf_405_post),
+            )
+            .route("/v1/auth_tokens/token", any(append_slash))
+            .route(
+                "/v1/rate_limit/",
+                get(ep!(E::OpenverseRateLimit)).fallback(drf_405_get),
+            )
+            .route("/v1/rate_limit", any(append_slash))
+            .route(
+                "/v1/images/",
+                get(ep!(E::OpenverseImages)).fallback(drf_405_get),
+            )
+            .route("/v1/images", any(append_slash)),
+        // `cccatalog/urls.py`: register, rate_limit and verify without the
+        // slash (their slash forms match nothing: 404); the token endpoint
+        // from DOT's URLs with it (the slash-less form: APPEND_SLASH);
+        // `re_path('images')` matches both image paths.
+        OpenverseFlavour::CcCatalog => Router::new()
+            .route(
+                "/v1/auth_tokens/register",
+                post(ep!(E::OpenverseRegister)).fallback(drf_405_post),
+            )
+            .route(
+                "/v1/auth_tokens/verify/{code}",
+                get(ep!(E::OpenverseVerify)).fallback(drf_405_get),
+            )
+            .route(
+                "/v1/auth_tokens/token/",
+                post(ep!(E::OpenverseToken)).fallback(django_405_post),
+            )
+            .route("/v1/auth_tokens/token", any(append_slash))
+            .route(
+                "/v1/rate_limit",
+                get(ep!(E::OpenverseRateLimit)).fallback(drf_405_get),
+            )
+            .route("/v1/images/", get(ep!(E::OpenverseImages)))
+            .route("/v1/images", get(ep!(E::OpenverseImages))),
+    };
+    router
         .route("/auth/client/authorize", post(ep!(E::MarkableAuthorize)))
-        .route("/api/v1/search", get(ep!(E::MarkableSearch)))
-        .route("/api/v1/catalogs", post(ep!(E::MarkableCatalogs)))
         .route("/oauth2/token", post(ep!(E::Oauth2Token)))
         .route("/oauth2/resource", get(ep!(E::Oauth2Resource)))
         .nest("/_emulator", admin::router())
@@ -133,8 +202,61 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// The second listener: the Markable Lens API, a host of its own.
+fn api_router(shared: Arc<Shared>) -> Router {
+    use Endpoint as E;
+    Router::new()
+        .route("/api/v1/search", get(ep!(E::MarkableSearch)))
+        .route("/api/v1/catalogs", post(ep!(E::MarkableCatalogs)))
+        .fallback(jsonapi_not_found)
+        .with_state(shared)
+}
+
+/// Django's 404 page: no URL pattern matched.
 async fn not_found() -> Response {
-    Reply::json(StatusCode::NOT_FOUND, json!({ "detail": "Not found." })).into_response()
+    Reply::django_404().into_response()
+}
+
+async fn jsonapi_not_found() -> Response {
+    Reply::jsonapi_error(StatusCode::NOT_FOUND, "No such resource").into_response()
+}
+
+/// Django's `CommonMiddleware` with `APPEND_SLASH`: 301 to the path with a
+/// slash, query kept, empty body, whatever the method.
+async fn append_slash(uri: Uri) -> Response {
+    let location = match uri.query() {
+        Some(q) => format!("{}/?{q}", uri.path()),
+        None => format!("{}/", uri.path()),
+    };
+    Reply::raw(StatusCode::MOVED_PERMANENTLY, crate::reply::HTML, b"")
+        .header(LOCATION, &location)
+        .into_response()
+}
+
+/// DRF's `MethodNotAllowed` for a view with only `post`.
+async fn drf_405_post(method: Method) -> Response {
+    drf_405(&method, "POST, OPTIONS")
+}
+
+/// DRF's `MethodNotAllowed` for a view with only `get` (Django adds HEAD).
+async fn drf_405_get(method: Method) -> Response {
+    drf_405(&method, "GET, HEAD, OPTIONS")
+}
+
+fn drf_405(method: &Method, allow: &str) -> Response {
+    Reply::drf(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &format!("Method \"{method}\" not allowed."),
+    )
+    .header(ALLOW, allow)
+    .into_response()
+}
+
+/// A plain Django view's `http_method_not_allowed`: empty body.
+async fn django_405_post() -> Response {
+    Reply::raw(StatusCode::METHOD_NOT_ALLOWED, crate::reply::HTML, b"")
+        .header(ALLOW, "POST, OPTIONS")
+        .into_response()
 }
 
 /// Decrements the in-flight count however the request ends, including
@@ -158,13 +280,19 @@ async fn dispatch(
     conn: ConnHandle,
     req: Request,
 ) -> Response {
-    let (parts, body) = req.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await else {
-        return Reply::json(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            json!({ "detail": "Request body too large." }),
-        )
-        .into_response();
+    let (mut parts, body) = req.into_parts();
+    let limit = if endpoint.token_scheme() == Some(Scheme::Markable) || is_markable_api(endpoint) {
+        markable::BODY_LIMIT
+    } else {
+        MAX_BODY
+    };
+    let Ok(body) = axum::body::to_bytes(body, limit).await else {
+        let reply = if dialect(endpoint) == Dialect::JsonApi {
+            Reply::jsonapi_error(StatusCode::PAYLOAD_TOO_LARGE, "request entity too large")
+        } else {
+            Reply::drf(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large.")
+        };
+        return reply.into_response();
     };
     let (decision, latency) = app.begin(endpoint);
     let _in_flight = InFlight {
@@ -179,7 +307,10 @@ async fn dispatch(
     if let Some(f) = &fault {
         tracing::info!(endpoint = %endpoint, fault = ?f, "injecting fault");
         if f.replaces_response() {
-            return replacement(f, &parts, &conn);
+            return replacement(f, endpoint, &parts, &conn);
+        }
+        if matches!(f, Fault::DropAuthorization) {
+            parts.headers.remove(AUTHORIZATION);
         }
     }
     let view = RequestView {
@@ -215,8 +346,36 @@ impl IntoResponse for Reply {
 
 const JSON: &str = "application/json";
 
+fn is_markable_api(endpoint: Endpoint) -> bool {
+    matches!(
+        endpoint,
+        Endpoint::MarkableSearch | Endpoint::MarkableCatalogs
+    )
+}
+
+/// The error shape an endpoint answers in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// `{"detail":"…"}`
+    Drf,
+    /// `{"errors":[…]}`
+    JsonApi,
+    /// `{"error":"…"}`
+    OAuth2,
+}
+
+fn dialect(endpoint: Endpoint) -> Dialect {
+    match endpoint {
+        Endpoint::MarkableAuthorize | Endpoint::MarkableSearch | Endpoint::MarkableCatalogs => {
+            Dialect::JsonApi
+        }
+        Endpoint::Oauth2Token | Endpoint::Oauth2Resource => Dialect::OAuth2,
+        _ => Dialect::Drf,
+    }
+}
+
 /// A response a replacing fault sends instead of running the endpoint.
-fn replacement(fault: &Fault, parts: &Parts, conn: &ConnHandle) -> Response {
+fn replacement(fault: &Fault, endpoint: Endpoint, parts: &Parts, conn: &ConnHandle) -> Response {
     let with_type = |status: StatusCode, ctype: &'static str, body: Body| {
         (
             status,
@@ -282,6 +441,16 @@ fn replacement(fault: &Fault, parts: &Parts, conn: &ConnHandle) -> Response {
                     .into_response(),
             }
         }
+        Fault::ClientError { status } => {
+            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST);
+            let reason = status.canonical_reason().unwrap_or("Client error");
+            match dialect(endpoint) {
+                Dialect::JsonApi => Reply::jsonapi_error(status, "injected fault"),
+                Dialect::Drf => Reply::drf(status, reason),
+                Dialect::OAuth2 => Reply::oauth_error(status, "invalid_request", reason),
+            }
+            .into_response()
+        }
         // Non-replacing faults never reach here; answer something sane.
         _ => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
@@ -307,18 +476,25 @@ fn render(reply: Reply, fault: Option<(Endpoint, &Fault)>) -> Response {
         status,
         mut headers,
         mut body,
+        raw,
     } = reply;
     if let Some((endpoint, f)) = fault {
-        if f.is_token_shape() && status.is_success() {
+        if f.is_token_shape() && status.is_success() && raw.is_none() {
             shape_token(endpoint, &mut body, f);
         }
     }
     let fault = fault.map(|(_, f)| f);
-    let bytes = Bytes::from(serde_json::to_vec(&body).unwrap_or_default());
+    let (bytes, own_type) = match raw {
+        Some(raw) => (Bytes::from(raw.bytes), raw.content_type),
+        None => (
+            Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+            JSON,
+        ),
+    };
     let ctype = if matches!(fault, Some(Fault::WrongContentType)) {
         "text/plain; charset=utf-8"
     } else {
-        JSON
+        own_type
     };
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
     let body = match fault {
@@ -408,7 +584,7 @@ fn shape_token(endpoint: Endpoint, body: &mut Value, fault: &Fault) {
             let past = std::time::SystemTime::now()
                 .checked_sub(Duration::from_secs(3600))
                 .unwrap_or(std::time::UNIX_EPOCH);
-            map.insert("expires_at".into(), json!(wire::iso8601_utc(past)));
+            map.insert("expires_at".into(), json!(wire::unix_millis(past)));
         }
         Fault::NegativeExpiresIn => {
             map.insert("expires_in".into(), json!(-3600));

@@ -1,15 +1,19 @@
 //! Everything the emulator remembers, behind one std mutex so that async
 //! handlers and synchronous test code can both reach it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ClientSpec, EmulatorConfig, Lifetimes, OAuth2Methods, RateLimits, Scheme};
+use crate::config::{
+    ClientSpec, EmulatorConfig, Lifetimes, OAuth2Methods, OAuth2Variety, OpenverseFlavour, Scheme,
+    Throttles,
+};
 use crate::fault::{Decision, Endpoint, FaultBook};
+use crate::throttle::Buckets;
 use crate::wire::Rng;
 
 /// A verification email, delivered to the outbox instead of SMTP.
@@ -21,9 +25,12 @@ pub struct Email {
     pub subject: String,
     /// Plain-text body; contains [`Email::link`].
     pub body: String,
-    /// `{base}/v1/auth_tokens/verify/<code>/`.
+    /// `{base}/v1/auth_tokens/verify/<code>/` (CC Catalog flavour: no
+    /// trailing slash).
     pub link: String,
-    /// The verification code inside the link.
+    /// The verification code inside the link: 86 characters of URL-safe
+    /// base64, as Python's `secrets.token_urlsafe(64)`. It is deleted once
+    /// used.
     pub code: String,
     /// The client id the code verifies.
     pub client_id: String,
@@ -92,8 +99,12 @@ impl Counters {
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     pub(crate) lifetimes: Lifetimes,
-    pub(crate) rate_limits: RateLimits,
+    pub(crate) throttles: Throttles,
     pub(crate) oauth2_methods: OAuth2Methods,
+    pub(crate) oauth2_variety: OAuth2Variety,
+    /// Openverse's throttle cache (Redis) is down: `/v1/rate_limit/`
+    /// answers 424 and throttles let everything through.
+    pub(crate) cache_outage: bool,
     pub(crate) markable_minimal_response: bool,
     pub(crate) latency: BTreeMap<Endpoint, Duration>,
 }
@@ -112,16 +123,6 @@ pub(crate) struct TokenRecord {
     pub(crate) expires_at: Instant,
 }
 
-/// A fixed rate-limit window for one caller.
-#[derive(Debug)]
-pub(crate) struct Window {
-    pub(crate) started: Instant,
-    pub(crate) count: u32,
-}
-
-/// The burst window length; the `X-RateLimit-Limit-*` headers say `/min`.
-pub(crate) const WINDOW: Duration = Duration::from_secs(60);
-
 #[derive(Debug)]
 pub(crate) struct State {
     pub(crate) rng: Rng,
@@ -133,10 +134,10 @@ pub(crate) struct State {
     /// Openverse verification code → client id.
     pub(crate) codes: HashMap<String, String>,
     pub(crate) outbox: Vec<Email>,
-    /// Rate-limit windows by caller key (`anon:<ip>` or `client:<id>`).
-    pub(crate) windows: HashMap<String, Window>,
-    /// Image requests by caller key since start or reset.
-    pub(crate) daily: HashMap<String, u64>,
+    /// Throttle histories by cache key (`<scope>:<ip or client id>`).
+    pub(crate) buckets: Buckets,
+    /// Markable catalog names taken, by client id.
+    pub(crate) catalogs: HashSet<(String, String)>,
     pub(crate) counters: Counters,
     pub(crate) faults: FaultBook,
     in_flight: BTreeMap<Scheme, u64>,
@@ -147,15 +148,24 @@ pub(crate) struct State {
 pub(crate) struct Shared {
     pub(crate) base_url: String,
     pub(crate) addr: SocketAddr,
+    /// The Markable API listener's base URL and address.
+    pub(crate) markable_api_base_url: String,
+    pub(crate) markable_api_addr: SocketAddr,
+    /// Fixed at start: the routes depend on it.
+    pub(crate) flavour: OpenverseFlavour,
     state: Mutex<State>,
 }
 
+fn base_url_of(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => format!("http://{}:{}", a.ip(), a.port()),
+        SocketAddr::V6(a) => format!("http://[{}]:{}", a.ip(), a.port()),
+    }
+}
+
 impl Shared {
-    pub(crate) fn new(config: &EmulatorConfig, addr: SocketAddr) -> Self {
-        let base_url = match addr {
-            SocketAddr::V4(a) => format!("http://{}:{}", a.ip(), a.port()),
-            SocketAddr::V6(a) => format!("http://[{}]:{}", a.ip(), a.port()),
-        };
+    pub(crate) fn new(config: &EmulatorConfig, addr: SocketAddr, api_addr: SocketAddr) -> Self {
+        let base_url = base_url_of(addr);
         let mut clients = HashMap::new();
         for spec in config.initial_clients() {
             clients.insert(
@@ -170,8 +180,10 @@ impl Shared {
             rng: Rng::new(config.seed),
             settings: Settings {
                 lifetimes: config.lifetimes,
-                rate_limits: config.rate_limits,
+                throttles: config.throttles,
                 oauth2_methods: config.oauth2_methods,
+                oauth2_variety: config.oauth2_variety,
+                cache_outage: false,
                 markable_minimal_response: config.markable_minimal_response,
                 latency: config.latency.clone(),
             },
@@ -180,8 +192,8 @@ impl Shared {
             app_names: Vec::new(),
             codes: HashMap::new(),
             outbox: Vec::new(),
-            windows: HashMap::new(),
-            daily: HashMap::new(),
+            buckets: Buckets::default(),
+            catalogs: HashSet::new(),
             counters: Counters::default(),
             faults: FaultBook::default(),
             in_flight: BTreeMap::new(),
@@ -189,6 +201,9 @@ impl Shared {
         Shared {
             base_url,
             addr,
+            markable_api_base_url: base_url_of(api_addr),
+            markable_api_addr: api_addr,
+            flavour: config.flavour,
             state: Mutex::new(state),
         }
     }
@@ -324,8 +339,7 @@ impl State {
     }
 
     pub(crate) fn reset_rate_limits(&mut self) {
-        self.windows.clear();
-        self.daily.clear();
+        self.buckets.clear();
     }
 }
 

@@ -32,6 +32,52 @@ pub(crate) fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, WireError
     Ok(out)
 }
 
+/// Parses `multipart/form-data` (RFC 7578) into name/value pairs, as Django
+/// does for `request.POST`; file parts are read as text too. `None` if the
+/// boundary is missing or the body is not multipart. A name sent twice is
+/// an error, as in [`parse_form`].
+pub(crate) fn parse_multipart(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Result<Vec<(String, String)>, WireError>> {
+    let ctype = headers
+        .get(axum::http::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    let boundary = ctype.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.trim().split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("boundary")
+            .then(|| v.trim().trim_matches('"').to_owned())
+    })?;
+    let delimiter = format!("--{boundary}");
+    let text = std::str::from_utf8(body).ok()?;
+    let mut out: Vec<(String, String)> = Vec::new();
+    for part in text.split(delimiter.as_str()).skip(1) {
+        if part.starts_with("--") {
+            break;
+        }
+        let part = part.strip_prefix("\r\n").unwrap_or(part);
+        let (head, value) = part.split_once("\r\n\r\n")?;
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        let name = head.lines().find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            if !k.trim().eq_ignore_ascii_case("content-disposition") {
+                return None;
+            }
+            v.split(';').find_map(|p| {
+                let (k, v) = p.trim().split_once('=')?;
+                (k.trim() == "name").then(|| v.trim().trim_matches('"').to_owned())
+            })
+        })?;
+        if out.iter().any(|(n, _)| *n == name) {
+            return Some(Err(WireError::Duplicate(name)));
+        }
+        out.push((name, value.to_owned()));
+    }
+    Some(Ok(out))
+}
+
 /// Looks a parameter up in a parsed form.
 pub(crate) fn form_get<'a>(form: &'a [(String, String)], name: &str) -> Option<&'a str> {
     form.iter()
@@ -130,11 +176,20 @@ pub(crate) fn media_type(headers: &HeaderMap) -> Option<String> {
     Some(essence.to_ascii_lowercase())
 }
 
-/// RFC 3339 / ISO 8601 UTC with second precision, e.g. `2026-11-22T18:25:43Z`,
-/// the shape Markable's `expires_at` has.
-pub(crate) fn iso8601_utc(time: SystemTime) -> String {
-    // Times before 1970 cannot happen here (now plus a lifetime), so
-    // clamping to the epoch is harmless.
+/// Milliseconds since the Unix epoch, as Markable writes its timestamps.
+pub(crate) fn unix_millis(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// RFC 9110 §5.6.7 IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`, for
+/// `Expires`.
+pub(crate) fn http_date(time: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let secs = time
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -143,7 +198,9 @@ pub(crate) fn iso8601_utc(time: SystemTime) -> String {
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        "{}, {d:02} {} {y:04} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(m - 1) as usize],
         rem / 3600,
         rem % 3600 / 60,
         rem % 60
@@ -185,6 +242,13 @@ impl Rng {
         z ^ (z >> 31)
     }
 
+    /// Python's `secrets.token_urlsafe(n)`: `n` random bytes in URL-safe
+    /// base64 without padding (86 characters for 64 bytes).
+    pub(crate) fn token_urlsafe(&mut self, n: usize) -> String {
+        let bytes: Vec<u8> = (0..n).map(|_| (self.next_u64() >> 56) as u8).collect();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
     pub(crate) fn alphanumeric(&mut self, len: usize) -> String {
         (0..len)
             .map(|_| {
@@ -214,6 +278,20 @@ mod tests {
     }
 
     #[test]
+    fn multipart_fields() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            axum::http::header::CONTENT_TYPE,
+            "multipart/form-data; boundary=XyZ".parse().unwrap(),
+        );
+        let body = "--XyZ\r\nContent-Disposition: form-data; name=\"grant_type\"\r\n\r\nclient_credentials\r\n\
+                    --XyZ\r\nContent-Disposition: form-data; name=\"client_id\"\r\n\r\na b\r\n--XyZ--\r\n";
+        let form = parse_multipart(&headers, body.as_bytes()).unwrap().unwrap();
+        assert_eq!(form_get(&form, "grant_type"), Some("client_credentials"));
+        assert_eq!(form_get(&form, "client_id"), Some("a b"));
+    }
+
+    #[test]
     fn basic_is_form_decoded() {
         let mut headers = HeaderMap::new();
         // "a%3Ab:s+%26" → id "a:b", secret "s &"
@@ -232,11 +310,17 @@ mod tests {
     }
 
     #[test]
-    fn iso_dates() {
-        assert_eq!(iso8601_utc(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        let t = UNIX_EPOCH + Duration::from_secs(1_795_372_743);
-        assert_eq!(iso8601_utc(t), "2026-11-22T18:39:03Z");
-        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
-        assert_eq!(iso8601_utc(leap), "2000-02-29T00:00:00Z");
+    fn http_dates_and_codes() {
+        assert_eq!(
+            http_date(UNIX_EPOCH + Duration::from_secs(784_111_777)),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(http_date(UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");
+        let code = Rng::new(1).token_urlsafe(64);
+        assert_eq!(code.len(), 86);
+        assert!(code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert_ne!(code, Rng::new(2).token_urlsafe(64));
     }
 }

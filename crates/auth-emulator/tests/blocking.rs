@@ -126,6 +126,8 @@ fn serves_without_a_runtime_in_the_test() {
 fn drop_stops_the_server() {
     let emu = Emulator::start_blocking(EmulatorConfig::default()).unwrap();
     let addr = emu.addr();
+    let api_addr = emu.markable_api_addr();
+    assert_ne!(addr, api_addr);
     let control = emu.control();
     assert_eq!(
         send(addr, "GET", "/_emulator/counters", &[], "")
@@ -137,6 +139,7 @@ fn drop_stops_the_server() {
     let _idle = TcpStream::connect(addr).unwrap();
     drop(emu);
     assert!(TcpStream::connect(addr).is_err());
+    assert!(TcpStream::connect(api_addr).is_err());
     // A control handle that outlives the server still answers.
     assert_eq!(control.counters().token_requests_total, 0);
 }

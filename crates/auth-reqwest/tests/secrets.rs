@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use auth_core::{ClientAuth, ClientCredentials, Markable, OAuth2, Openverse, RefreshPolicy};
-use auth_emulator::{demo, ClientSpec, Emulator, EmulatorConfig, Endpoint, Fault, FaultPlan};
+use auth_emulator::{
+    demo, ClientSpec, Emulator, EmulatorConfig, Endpoint, Fault, FaultPlan, Throttles,
+};
 use auth_reqwest::TokenProvider;
 
 #[derive(Clone, Default)]
@@ -42,7 +44,11 @@ async fn no_secret_or_token_in_any_output() {
         .with_ansi(false)
         .init();
 
-    let mut config = EmulatorConfig::default();
+    // Many token requests from one IP: more than Openverse's anonymous limits.
+    let mut config = EmulatorConfig {
+        throttles: Throttles::off(),
+        ..EmulatorConfig::default()
+    };
     config.clients.push(ClientSpec::oauth2(
         "leak-test",
         SECRET,

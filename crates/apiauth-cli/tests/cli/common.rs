@@ -78,8 +78,13 @@ impl Out {
 
 impl Env {
     pub fn new() -> Env {
+        Env::with_config(EmulatorConfig::default())
+    }
+
+    /// An emulator started with `config` (a flavour, other throttles).
+    pub fn with_config(config: EmulatorConfig) -> Env {
         Env {
-            emu: BlockingEmulator::start(EmulatorConfig::default()).expect("emulator starts"),
+            emu: BlockingEmulator::start(config).expect("emulator starts"),
             dir: tempfile::tempdir().expect("temp dir"),
         }
     }
@@ -95,6 +100,12 @@ impl Env {
 
     pub fn url(&self, path: &str) -> String {
         self.emu.url(path)
+    }
+
+    /// A URL on the emulator's Markable API host (apart from its
+    /// authorization host, as on the real service).
+    pub fn api_url(&self, path: &str) -> String {
+        self.emu.markable_api_url_for(path)
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {

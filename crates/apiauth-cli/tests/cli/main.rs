@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)] // test fixtures: a failure here is a broken test
 
 mod cache;
+mod cc_catalog;
 mod common;
 mod errors;
 mod profiles;

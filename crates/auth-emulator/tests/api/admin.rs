@@ -138,16 +138,27 @@ async fn counters_reset_and_config_over_http() {
             "latency_ms": {"oauth2_token": 10},
             "oauth2_methods": {"basic": true, "post": false},
             "markable_minimal_response": true,
-            "rate_limits": {"anonymous": 1, "unverified": 2, "verified": 3}
+            "throttles": {"anon_burst": "1/day", "markable": null},
+            "oauth2_variety": {"lowercase_bearer": true},
+            "cache_outage": false
         })),
     )
     .await;
     assert_eq!(status, 200);
     assert_eq!(body["lifetimes_secs"]["oauth2"], 5);
-    assert_eq!(body["lifetimes_secs"]["openverse"], 36000);
+    assert_eq!(body["lifetimes_secs"]["openverse"], 43200);
     assert_eq!(body["latency_ms"]["oauth2_token"], 10);
+    assert_eq!(body["throttles"]["anon_burst"], "1/day");
+    assert_eq!(body["throttles"]["anon_sustained"], "100/day");
+    assert_eq!(body["throttles"]["markable"], Value::Null);
+    assert_eq!(
+        body["oauth2_variety"],
+        json!({"lowercase_bearer": true, "omit_scope": false, "narrow_scopes": false})
+    );
+    assert_eq!(body["cache_outage"], false);
     let (_, token) = oauth2_status(&emu, demo::OAUTH2_CLIENT_ID, demo::OAUTH2_CLIENT_SECRET).await;
     assert_eq!(token["expires_in"], 5);
+    assert_eq!(token["token_type"], "bearer");
     let (_, config) = admin(&emu, "GET", "/config", None).await;
     assert_eq!(config, body);
     assert_eq!(emu.config().latency_ms[&Endpoint::Oauth2Token], 10);
@@ -164,34 +175,19 @@ async fn counters_reset_and_config_over_http() {
     let (status, _) = admin(&emu, "POST", "/config", Some(json!("nonsense"))).await;
     assert_eq!(status, 400);
 
-    assert_eq!(
+    let images = || async {
         http()
-            .get(emu.url("/v1/images"))
+            .get(emu.url("/v1/images/"))
             .send()
             .await
             .unwrap()
-            .status(),
-        200
-    );
-    assert_eq!(
-        http()
-            .get(emu.url("/v1/images"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        429
-    );
+            .status()
+    };
+    assert_eq!(images().await, 200);
+    assert_eq!(images().await, 429);
     assert_eq!(admin(&emu, "POST", "/rate_limits/reset", None).await.0, 204);
-    assert_eq!(
-        http()
-            .get(emu.url("/v1/images"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(images().await, 200);
+    assert_eq!(emu.throttles().anon_burst, "1/day".parse().ok());
 }
 
 #[tokio::test]
@@ -268,6 +264,38 @@ async fn clients_revoke_outbox_and_expiry_over_http() {
 
     let resp = http().get(emu.url("/no/such/path")).send().await.unwrap();
     assert_eq!(resp.status(), 404);
+
+    // Openverse keys with a rate-limit model, over HTTP too.
+    let (status, _) = admin(
+        &emu,
+        "POST",
+        "/clients",
+        Some(json!({"scheme": "openverse", "client_id": "big", "client_secret": "s", "rate_limit_model": "enhanced"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, _, token) = json(
+        http()
+            .post(emu.url("/v1/auth_tokens/token/"))
+            .header("content-type", FORM)
+            .body("grant_type=client_credentials&client_id=big&client_secret=s")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, _, key) = json(
+        http()
+            .get(emu.url("/v1/rate_limit/"))
+            .bearer_auth(token["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(key["rate_limit_model"], "enhanced");
+    assert_eq!(key["verified"], true);
 }
 
 #[tokio::test]

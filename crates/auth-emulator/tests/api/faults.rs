@@ -244,8 +244,8 @@ async fn malformed_token_responses() {
     assert_eq!(body["data"]["token_type"], "mac");
     once(&emu, Endpoint::MarkableAuthorize, Fault::NegativeExpiresIn);
     let (_, _, body) = json(markable_token(&emu).send().await.unwrap()).await;
-    let past = body["data"]["expires_at"].as_str().unwrap();
-    assert!(past.ends_with('Z'));
+    let past = body["data"]["expires_at"].as_u64().unwrap();
+    assert!(past < body["data"]["created_at"].as_u64().unwrap());
 }
 
 #[tokio::test]
@@ -269,6 +269,11 @@ async fn faults_on_the_other_endpoints() {
         (Endpoint::Oauth2Resource, "/oauth2/resource", false),
     ];
     for (endpoint, path, is_post) in endpoints {
+        let url = if path.starts_with("/api/") {
+            emu.markable_api_url_for(path)
+        } else {
+            emu.url(path)
+        };
         emu.add_fault(FaultPlan::next(
             endpoint,
             Fault::ServerError {
@@ -279,15 +284,15 @@ async fn faults_on_the_other_endpoints() {
         ))
         .unwrap();
         let req = if is_post {
-            http().post(emu.url(path)).body("{}")
+            http().post(url).body("{}")
         } else {
-            http().get(emu.url(path))
+            http().get(url)
         };
         let resp = req.send().await.unwrap();
         assert_eq!(resp.status(), 502, "{endpoint}");
     }
     once(&emu, Endpoint::OpenverseImages, Fault::Html);
-    let resp = http().get(emu.url("/v1/images?q=a")).send().await.unwrap();
+    let resp = http().get(emu.url("/v1/images/?q=a")).send().await.unwrap();
     assert!(header(resp.headers(), "content-type")
         .unwrap()
         .starts_with("text/html"));
@@ -312,6 +317,63 @@ async fn faults_on_the_other_endpoints() {
     assert!(emu
         .add_fault(FaultPlan::fraction(Endpoint::Oauth2Token, Fault::Html, 1.5))
         .is_err());
+    assert!(emu
+        .add_fault(FaultPlan::always(
+            Endpoint::Oauth2Token,
+            Fault::ClientError { status: 503 }
+        ))
+        .is_err());
+}
+
+#[tokio::test]
+async fn client_errors_speak_each_endpoint_s_dialect() {
+    let emu = emu().await;
+    for (endpoint, status) in [
+        (Endpoint::MarkableAuthorize, 409),
+        (Endpoint::OpenverseToken, 408),
+        (Endpoint::Oauth2Token, 413),
+    ] {
+        once(&emu, endpoint, Fault::ClientError { status });
+    }
+    let (status, _, body) = json(markable_token(&emu).send().await.unwrap()).await;
+    assert_eq!(status, 409);
+    assert_eq!(
+        body,
+        json!({"errors": [{"status": 409, "title": "Conflict", "detail": "injected fault"}]})
+    );
+    let (status, _, body) = json(openverse_token(&emu).send().await.unwrap()).await;
+    assert_eq!(status, 408);
+    assert_eq!(body, json!({"detail": "Request Timeout"}));
+    let (status, _, body) = json(oauth2_token(&emu).send().await.unwrap()).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"], "invalid_request");
+    // Replaced before the endpoint ran: no token was issued.
+    assert_eq!(
+        emu.counters()
+            .token_requests
+            .values()
+            .map(|c| c.issued)
+            .sum::<u64>(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_authorization_header_makes_the_caller_anonymous() {
+    let emu = emu().await;
+    let (_, _, body) = json(oauth2_token(&emu).send().await.unwrap()).await;
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    once(&emu, Endpoint::Oauth2Resource, Fault::DropAuthorization);
+    let resource = || {
+        http()
+            .get(emu.url("/oauth2/resource"))
+            .bearer_auth(&token)
+            .send()
+    };
+    let resp = resource().await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(header(resp.headers(), "www-authenticate"), Some("Bearer"));
+    assert_eq!(resource().await.unwrap().status(), 200);
 }
 
 #[tokio::test]

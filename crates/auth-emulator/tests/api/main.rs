@@ -3,23 +3,39 @@
 
 // Helpers outside #[test] fns are not covered by allow-unwrap-in-tests;
 // a failed unwrap is a failed test here, which is what we want.
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin;
+mod cc_catalog;
 mod faults;
 mod markable;
 mod oauth2;
 mod openverse;
+mod throttles;
 
-use auth_emulator::{Emulator, EmulatorConfig};
+use auth_emulator::{Emulator, EmulatorConfig, Throttles};
 use base64::Engine as _;
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-/// An emulator with the demo clients.
+/// An emulator with the demo clients, the defaults (Openverse flavour,
+/// the real throttles).
 pub(crate) async fn emu() -> Emulator {
     Emulator::start(EmulatorConfig::default()).await.unwrap()
+}
+
+/// The defaults with every throttle off, for tests that make many requests.
+pub(crate) async fn quiet() -> Emulator {
+    emu_with(EmulatorConfig {
+        throttles: Throttles::off(),
+        ..EmulatorConfig::default()
+    })
+    .await
+}
+
+pub(crate) async fn emu_with(config: EmulatorConfig) -> Emulator {
+    Emulator::start(config).await.unwrap()
 }
 
 /// A client that, like a token client must, never follows redirects.

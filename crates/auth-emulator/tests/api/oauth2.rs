@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use auth_emulator::{demo, ClientSpec, Emulator, OAuth2Methods, Scheme};
+use auth_emulator::{demo, ClientSpec, Emulator, OAuth2Methods, OAuth2Variety, Scheme};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -306,5 +306,51 @@ async fn absurd_lifetimes_do_not_panic() {
         .unwrap();
     let (status, _, body) = json(resp).await;
     assert_eq!(status, 200);
-    assert!(body["data"]["expires_at"].as_str().unwrap().ends_with('Z'));
+    assert!(body["data"]["expires_at"].as_u64().unwrap() > 1_600_000_000_000);
+}
+
+#[tokio::test]
+async fn varieties_of_plain_oauth2_servers() {
+    let emu = emu().await;
+    let ask = |scope: &'static str| {
+        let body = if scope.is_empty() {
+            "grant_type=client_credentials".to_owned()
+        } else {
+            format!(
+                "grant_type=client_credentials&scope={}",
+                scope.replace(' ', "+")
+            )
+        };
+        let emu = &emu;
+        async move { post_basic(emu, ID, SECRET, &body).await }
+    };
+    // The strict defaults: `Bearer`, the scope always named, a refusal.
+    let (_, _, body) = ask("read write").await;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["scope"], "read write");
+    let (status, _, body) = ask("read root").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_scope");
+
+    emu.set_oauth2_variety(OAuth2Variety {
+        lowercase_bearer: true,
+        omit_scope: true,
+        narrow_scopes: true,
+    });
+    // §7.1 lowercase type; §5.1 no scope when it is what was asked.
+    let (status, _, body) = ask("read write").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["token_type"], "bearer");
+    assert!(body.get("scope").is_none(), "{body}");
+    // Nothing asked: the defaults are granted, and named.
+    let (_, _, body) = ask("").await;
+    assert_eq!(body["scope"], "read");
+    // §3.3 narrowing: the allowed part, named; nothing allowed is refused.
+    let (status, _, body) = ask("read root").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["scope"], "read");
+    let (status, _, body) = ask("root").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_scope");
+    assert!(emu.config().oauth2_variety.unwrap().narrow_scopes);
 }
