@@ -28,7 +28,7 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use auth_core::provider::markable::MARKABLE_BASE;
-use auth_core::provider::openverse::{CC_CATALOG_BASE, OPENVERSE_BASE};
+use auth_core::provider::openverse::{Routes, CC_CATALOG_BASE, OPENVERSE_BASE};
 use auth_core::{
     ClientAuth, ClientCredentials, ClientSecret, Markable, MarkableScope, OAuth2, Openverse,
     PrivateKey, Provider, Scopes,
@@ -43,13 +43,17 @@ const PROFILES_DIR: &str = "profiles";
 /// Longest profile name; names become file names.
 const MAX_NAME: usize = 64;
 
-/// A provider dialect as a profile file names it. `cc-catalog` on the
-/// command line is Openverse with another base URL.
+/// A provider dialect as a profile file names it. `cc-catalog` is the
+/// Openverse dialect on the legacy server's routes (the seed's, without
+/// trailing slashes); a profile written before it existed says `openverse`
+/// with the CC Catalog base URL and keeps the slash routes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Kind {
     Oauth2,
     Openverse,
+    #[serde(rename = "cc-catalog")]
+    CcCatalog,
     Markable,
 }
 
@@ -58,8 +62,14 @@ impl Kind {
         match self {
             Kind::Oauth2 => "oauth2",
             Kind::Openverse => "openverse",
+            Kind::CcCatalog => "cc-catalog",
             Kind::Markable => "markable",
         }
+    }
+
+    /// Openverse or CC Catalog: self-registration and key status.
+    pub fn is_openverse(self) -> bool {
+        matches!(self, Kind::Openverse | Kind::CcCatalog)
     }
 }
 
@@ -151,7 +161,8 @@ impl Profile {
         };
         let kind = match provider {
             ProviderArg::Oauth2 => Kind::Oauth2,
-            ProviderArg::Openverse | ProviderArg::CcCatalog => Kind::Openverse,
+            ProviderArg::Openverse => Kind::Openverse,
+            ProviderArg::CcCatalog => Kind::CcCatalog,
             ProviderArg::Markable => Kind::Markable,
         };
         if kind != Kind::Oauth2 {
@@ -279,6 +290,11 @@ impl Profile {
             Kind::Openverse => {
                 Openverse::with_base(self.base_url.as_deref().unwrap_or(OPENVERSE_BASE))?.into()
             }
+            Kind::CcCatalog => Openverse::with_routes(
+                self.base_url.as_deref().unwrap_or(CC_CATALOG_BASE),
+                Routes::CcCatalog,
+            )?
+            .into(),
             Kind::Markable => {
                 Markable::with_base(self.base_url.as_deref().unwrap_or(MARKABLE_BASE))?.into()
             }
@@ -755,7 +771,16 @@ mod tests {
         };
         let p = Profile::from_flags(&flags, &[], "id".into(), Some("s".into())).unwrap();
         assert_eq!(p.base_url.as_deref(), Some(CC_CATALOG_BASE));
-        assert_eq!(p.provider, Kind::Openverse);
+        assert_eq!(p.provider, Kind::CcCatalog);
+        let key_status = p.provider().unwrap();
+        let auth_core::Provider::Openverse(o) = key_status else {
+            panic!("the Openverse dialect")
+        };
+        assert!(
+            o.key_status_url().path().ends_with("/v1/rate_limit"),
+            "the seed's route, without the slash: {}",
+            o.key_status_url()
+        );
 
         let flags = EndpointArgs {
             provider: Some(ProviderArg::Markable),

@@ -60,7 +60,10 @@ pub(crate) fn run(profile: Option<&str>, args: &RegisterArgs) -> Result<(), Fail
         from_core(&e, &cx)
     })?;
     let profile = Profile {
-        provider: Kind::Openverse,
+        provider: match args.provider {
+            RegisterProvider::Openverse => Kind::Openverse,
+            RegisterProvider::CcCatalog => Kind::CcCatalog,
+        },
         token_url: None,
         base_url: Some(base.clone()),
         auth: None,

@@ -9,7 +9,6 @@ use super::print_line;
 use super::profile::describe;
 use crate::cli::StatusArgs;
 use crate::failure::{from_ureq, Failure};
-use crate::profile::Kind;
 use crate::target::{Cache, Target};
 
 /// A key-status failure: the core's error names the endpoint; hints
@@ -64,7 +63,7 @@ pub(crate) fn run(profile: Option<&str>, args: &StatusArgs) -> Result<(), Failur
         Err(e) => format!("unreadable ({e})"),
     };
     add("cached token:", cached);
-    if target.profile.provider != Kind::Openverse {
+    if !target.profile.provider.is_openverse() {
         return print_line(&lines.join("\n"));
     }
     // Print what is known locally even when the key status fails, and
@@ -99,6 +98,10 @@ pub(crate) fn run(profile: Option<&str>, args: &StatusArgs) -> Result<(), Failur
     let count = |n: Option<u64>| n.map_or_else(|| "?".to_owned(), |n| n.to_string());
     let requests = if status.counts_unavailable {
         "unknown right now (the server cannot count at the moment, HTTP 424)".to_owned()
+    } else if status.requests_this_minute.is_none() && status.requests_today.is_none() {
+        // Openverse counts an unverified key's requests per IP, not per key.
+        "not counted for this key (none yet, or counted per address until it is verified)"
+            .to_owned()
     } else {
         format!(
             "{} this minute, {} today",

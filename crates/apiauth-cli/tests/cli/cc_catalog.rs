@@ -85,12 +85,10 @@ fn register_and_token_with_a_profile() {
     assert_eq!(env.emu.counters().token_total(Scheme::Openverse), 1);
 }
 
-/// A `cc-catalog` profile forgets its routes: `status` asks
-/// `/v1/rate_limit/` (Openverse's), which the seed's server never had.
+/// A `cc-catalog` profile keeps its routes: `status` asks the seed's
+/// `/v1/rate_limit`, not Openverse's `/v1/rate_limit/` (which the seed's
+/// server never had).
 #[test]
-#[ignore = "client defect: apiauth-cli profile.rs stores cc-catalog as Kind::Openverse and \
-            Profile::provider() builds Openverse::with_base (slash routes), so `status` \
-            calls /v1/rate_limit/ instead of the seed's /v1/rate_limit and gets 404"]
 fn status_with_a_cc_catalog_profile_uses_the_seed_s_key_status_path() {
     let env = seed_server();
     let base = env.url("");

@@ -511,10 +511,6 @@ fn check(t: &Transcript) -> Result<(), String> {
 }
 
 #[test]
-#[ignore = "docs/cli.md (not this change's to edit) still shows the old emulator's invented \
-            answers at :224 (an unverified key's counts, now null: `? this minute, ? today`) \
-            and :267 (`x-ratelimit-*-standard_burst`, now `oauth2_client_credentials_*`); \
-            see the issue-11 report for the exact update"]
 fn every_transcript_in_cli_md_matches_what_the_cli_prints() {
     let transcripts = transcripts();
     assert!(
