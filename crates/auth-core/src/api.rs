@@ -66,11 +66,13 @@ impl RejectionPolicy {
     }
 
     /// Counts a 401 only when its Bearer challenge says
-    /// `error="invalid_token"`: for APIs that also answer 401 to a valid
-    /// token for other reasons (Openverse: a `page_size` over 20, paging
-    /// too deep — DRF's `NotAuthenticated`, whose challenge names no
-    /// error). Any other 401 is handed back untouched. The Openverse
-    /// default.
+    /// `error="invalid_token"`: for APIs whose other 401s are not about
+    /// the token. Openverse answers DRF's `NotAuthenticated` (a challenge
+    /// naming no error) to a request it takes as anonymous that asks for
+    /// more than it allows anonymous callers (a `page_size` over 20): a
+    /// client sees it when a proxy drops its `Authorization` header, and a
+    /// new token would not help. Any other 401 is handed back untouched.
+    /// The Openverse default.
     #[must_use]
     pub fn with_invalid_token_only(self, yes: bool) -> Self {
         Self {
