@@ -48,7 +48,18 @@ impl ApiCall {
         headers: &http::HeaderMap,
         body_is_empty: bool,
     ) -> Judgement {
-        if !cell.is_rejected(status, headers, body_is_empty) {
+        let rejected = cell.is_rejected(status, headers, body_is_empty);
+        if rejected {
+            tracing::debug!(%status, "the API rejected the token");
+        }
+        self.judge_rejected(cell, token, rejected)
+    }
+
+    /// The same rule for an answer the caller has judged itself (an
+    /// endpoint with its own way of saying "no valid token", such as the
+    /// Openverse key status's 403 `Forbidden`).
+    pub fn judge_rejected(&mut self, cell: &TokenCell, token: &Token, rejected: bool) -> Judgement {
+        if !rejected {
             return Judgement {
                 rejected: false,
                 retry: false,
@@ -58,7 +69,7 @@ impl ApiCall {
         let retry = self.replayable && !self.retried;
         self.retried |= retry;
         if retry {
-            tracing::debug!(%status, "the API rejected the token; retrying once with a new one");
+            tracing::debug!("retrying once with a new token");
         }
         Judgement {
             rejected: true,

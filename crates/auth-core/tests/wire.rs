@@ -787,3 +787,34 @@ fn resource_audience_and_extra_parameters_are_sent_and_keyed() {
     assert!(base().with_param("scope", "admin").is_err());
     assert!(base().with_param("x", "a\nb").is_err());
 }
+
+/// The key status's 403 `Forbidden` (either body) says the server saw no
+/// valid token; a revoked key's 403, an empty one, or anything else does
+/// not.
+#[test]
+fn only_the_no_token_403_bodies_reject_the_token_at_key_status() {
+    let o = auth_core::Openverse::cc_catalog();
+    let answer = |status: u16, body: &str| {
+        http::Response::builder()
+            .status(status)
+            .body(body.as_bytes().to_vec())
+            .unwrap()
+    };
+    assert!(o.key_status_rejects_token(&answer(403, r#""Forbidden""#)));
+    assert!(o.key_status_rejects_token(&answer(403, r#"{"detail":"Forbidden"}"#)));
+    for (status, body) in [
+        (
+            403,
+            r#"{"detail":"You do not have permission to perform this action."}"#,
+        ),
+        (403, ""),
+        (403, r#"{"detail":"Forbidden","x":1}"#),
+        (401, r#""Forbidden""#),
+        (200, r#""Forbidden""#),
+    ] {
+        assert!(
+            !o.key_status_rejects_token(&answer(status, body)),
+            "{status} {body}"
+        );
+    }
+}

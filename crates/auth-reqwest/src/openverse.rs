@@ -48,8 +48,9 @@ impl TokenProvider {
             let response =
                 response.map_err(|f| cell.api_transport_error(&token, &uri, f.kind, &f.detail))?;
             let (status, headers) = (response.status(), response.headers());
-            let empty = response.body().is_empty();
-            let j = call.judge(cell, &token, status, headers, empty);
+            let rejected = cell.is_rejected(status, headers, response.body().is_empty())
+                || openverse.key_status_rejects_token(&response);
+            let j = call.judge_rejected(cell, &token, rejected);
             self.run_detached(j.job);
             if !j.retry {
                 let (access, now) = (token.access_token(), SystemTime::now());

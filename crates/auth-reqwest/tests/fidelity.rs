@@ -184,28 +184,33 @@ async fn the_exempt_model_and_a_cache_outage() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_status_403s_are_typed_and_cost_no_token() {
+async fn key_status_forbidden_costs_one_new_token_then_is_typed() {
     for flavour in FLAVOURS {
         let emu = emulator(flavour, throttles(flavour)).await;
         let p = demo_key(&emu);
         p.token().await.unwrap();
+        let tokens = || emu.counters().token_total(Scheme::Openverse);
         let excerpt = match flavour {
             // Openverse: the request arrived without its token (a proxy
-            // dropped it): `{"detail":"Forbidden"}`.
+            // dropped it, twice): `{"detail":"Forbidden"}`. A new token is
+            // tried once; the second answer is the caller's.
             OpenverseFlavour::Openverse => {
                 emu.add_fault(FaultPlan::next(
                     Endpoint::OpenverseRateLimit,
                     Fault::DropAuthorization,
-                    1,
+                    2,
                 ))
                 .unwrap();
                 "{\"detail\":\"Forbidden\"}"
             }
-            // CC Catalog: a dead token made the request anonymous, and the
-            // view answered the bare string.
+            // CC Catalog: a dead token makes the request anonymous, and the
+            // view answers the bare string; a new token is the fix.
             OpenverseFlavour::CcCatalog => {
                 emu.expire_tokens();
-                "\"Forbidden\""
+                let status = p.key_status().await.expect("the retry with a new token works");
+                assert_eq!(status.rate_limit_model.as_deref(), Some("standard"));
+                assert_eq!(tokens(), 2, "one new token");
+                continue;
             }
         };
         let e = p.key_status().await.unwrap_err();
@@ -220,7 +225,7 @@ async fn key_status_403s_are_typed_and_cost_no_token() {
             }
             other => panic!("{flavour}: expected KeyStatusFailed 403, got {other:?}"),
         }
-        assert_eq!(emu.counters().token_total(Scheme::Openverse), 1);
+        assert_eq!(tokens(), 2, "one retry, not more");
     }
 }
 

@@ -36,9 +36,12 @@ impl TokenProvider {
     pub fn send(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
         let template = copy_request(&request);
         let mut first = Some(request);
-        self.call(&self.inner.api, true, |_| {
-            Ok(first.take().unwrap_or_else(|| copy_request(&template)))
-        })
+        self.call(
+            &self.inner.api,
+            true,
+            |_| false,
+            |_| Ok(first.take().unwrap_or_else(|| copy_request(&template))),
+        )
     }
 
     /// Like [`send`](Self::send) but never repeats the request: a rejected
@@ -46,19 +49,26 @@ impl TokenProvider {
     /// rejecting answer returned.
     pub fn send_once(&self, request: Request<Vec<u8>>) -> Result<Response<Vec<u8>>, Error> {
         let mut first = Some(request);
-        self.call(&self.inner.api, false, |_| {
-            first
-                .take()
-                .ok_or_else(|| Error::misuse("send_once sends once"))
-        })
+        self.call(
+            &self.inner.api,
+            false,
+            |_| false,
+            |_| {
+                first
+                    .take()
+                    .ok_or_else(|| Error::misuse("send_once sends once"))
+            },
+        )
     }
 
-    /// One API call through `transport`, by the cell's retry-once rule;
-    /// `make` gives the request for each attempt (at most two).
+    /// One API call through `transport`, by the cell's retry-once rule
+    /// (`also` names answers that reject the token beyond the provider's
+    /// policy); `make` gives the request for each attempt (at most two).
     pub(crate) fn call(
         &self,
         transport: &Transport,
         replay: bool,
+        also: impl Fn(&Response<Vec<u8>>) -> bool,
         mut make: impl FnMut(&Token) -> Result<Request<Vec<u8>>, Error>,
     ) -> Result<Response<Vec<u8>>, Error> {
         let mut call = ApiCall::new(replay);
@@ -73,9 +83,12 @@ impl TokenProvider {
                 self.cell()
                     .api_transport_error(&token, &uri, f.kind, &f.detail)
             })?;
-            let empty = response.body().is_empty();
             let (status, headers) = (response.status(), response.headers());
-            let j = call.judge(self.cell(), &token, status, headers, empty);
+            let rejected = self
+                .cell()
+                .is_rejected(status, headers, response.body().is_empty())
+                || also(&response);
+            let j = call.judge_rejected(self.cell(), &token, rejected);
             self.run_detached(j.job);
             if !j.retry {
                 return Ok(response);

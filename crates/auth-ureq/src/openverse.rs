@@ -52,7 +52,8 @@ impl TokenProvider {
     pub fn key_status(&self) -> Result<KeyStatus, Error> {
         let openverse = self.cell().openverse()?;
         let mut used = None;
-        let response = self.call(&self.inner.auth, true, |token| {
+        let no_token = |r: &http::Response<Vec<u8>>| openverse.key_status_rejects_token(r);
+        let response = self.call(&self.inner.auth, true, no_token, |token| {
             used = Some(token.access_token().clone());
             Ok(openverse.key_status_request(token)?)
         })?;

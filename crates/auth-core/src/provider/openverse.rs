@@ -273,6 +273,27 @@ impl Openverse {
         wire::finish(b, Vec::new())
     }
 
+    /// Whether an answer to [`key_status_request`](Self::key_status_request)
+    /// says the server saw no valid token: 403 with DRF's
+    /// `{"detail":"Forbidden"}` or the legacy bare `"Forbidden"`. The key
+    /// status needs a token, and both servers answer so when the request
+    /// reached them as anonymous; the CC Catalog server treats a dead
+    /// token that way (it never answers 401), so a new token is the fix to
+    /// try, once. A revoked key's 403 says something else and is not this.
+    #[must_use]
+    pub fn key_status_rejects_token(&self, response: &Response<Vec<u8>>) -> bool {
+        if response.status() != StatusCode::FORBIDDEN {
+            return false;
+        }
+        match serde_json::from_slice::<Value>(response.body()) {
+            Ok(Value::String(s)) => s == "Forbidden",
+            Ok(Value::Object(o)) => {
+                o.len() == 1 && o.get("detail").and_then(Value::as_str) == Some("Forbidden")
+            }
+            _ => false,
+        }
+    }
+
     /// Reads `{"requests_this_minute","requests_today","rate_limit_model","verified"}`,
     /// the answer to [`key_status_request`](Self::key_status_request) with
     /// `token` (cut out of any error, as is every form of it).
