@@ -257,8 +257,10 @@ fn cli_token_warm(cargo: &str) -> Value {
         return Value::Null;
     }
     let bin = root.join("target/release/apiauth");
-    let emu = match auth_emulator::BlockingEmulator::start(auth_emulator::EmulatorConfig::default())
-    {
+    let emu = match auth_emulator::BlockingEmulator::start(auth_emulator::EmulatorConfig {
+        throttles: auth_emulator::Throttles::off(),
+        ..auth_emulator::EmulatorConfig::default()
+    }) {
         Ok(e) => e,
         Err(_) => return Value::Null,
     };

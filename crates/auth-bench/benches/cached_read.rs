@@ -74,7 +74,11 @@ fn cached_read(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let emu = rt
-        .block_on(Emulator::start(EmulatorConfig::default()))
+        .block_on(Emulator::start(EmulatorConfig {
+            // The bench measures the client, not the real servers' throttles.
+            throttles: auth_emulator::Throttles::off(),
+            ..EmulatorConfig::default()
+        }))
         .expect("emulator");
     let creds = || {
         ClientCredentials::new(demo::OAUTH2_CLIENT_ID, demo::OAUTH2_CLIENT_SECRET).expect("creds")

@@ -70,9 +70,13 @@ async fn scenarios() {
         .and_then(|i| args.get(i + 1))
         .cloned();
     let wants = |name: &str| only.as_deref().is_none_or(|o| o == name);
-    let emu = Emulator::start(EmulatorConfig::default())
-        .await
-        .expect("the emulator starts on loopback");
+    let emu = Emulator::start(EmulatorConfig {
+        // The bench measures the client, not the real servers' throttles.
+        throttles: auth_emulator::Throttles::off(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .expect("the emulator starts on loopback");
     let mut out = serde_json::Map::new();
     if wants("herd") {
         eprintln!("scenario: cold herd");
