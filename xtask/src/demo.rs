@@ -9,7 +9,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use auth_core::{
-    ClientAuth, ClientCredentials, Markable, OAuth2, Openverse, RefreshPolicy, Registration, Routes,
+    ClientAuth, ClientCredentials, Markable, OAuth2, Openverse, PrivateKey, RefreshPolicy,
+    Registration, Routes,
 };
 use auth_emulator::{
     demo, Emulator, EmulatorConfig, Endpoint, Fault, FaultPlan, OpenverseFlavour, Scheme, Throttles,
@@ -91,6 +92,7 @@ async fn run_async() -> Result<u32, String> {
     cc_catalog(&mut n).await?;
     markable(&mut n, &emu).await?;
     oauth2(&mut n, &emu).await?;
+    private_key_jwt(&mut n, &emu).await?;
     faults(&mut n, &emu).await?;
     blocking(&mut n, &emu).await?;
 
@@ -413,6 +415,78 @@ async fn oauth2(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
                 format!("typed error: {err}"),
             ),
         }
+    })
+    .await;
+    Ok(())
+}
+
+/// Discovery (RFC 8414) and private_key_jwt (RFC 7523) with the emulator's
+/// demo key, a fixed public test key: the emulator checks every assertion's
+/// signature, `aud`, `exp` and `jti` with its own code.
+async fn private_key_jwt(n: &mut Narrator, emu: &Emulator) -> Result<(), String> {
+    n.section("private_key_jwt and discovery");
+    let mut metadata = None;
+    n.step("discover the emulator's issuer", async {
+        let m = auth_reqwest::discover(emu.base_url()).await.map_err(e)?;
+        let detail = format!(
+            "token endpoint {}; methods {}",
+            m.token_endpoint(),
+            m.token_endpoint_auth_methods().join(", ")
+        );
+        metadata = Some(m);
+        Ok(detail)
+    })
+    .await;
+    let metadata = metadata.ok_or("discovery failed; the rest of this flow needs it")?;
+
+    let key = PrivateKey::from_pem(demo::OAUTH2_JWT_PRIVATE_KEY_PEM)
+        .map_err(e)?
+        .with_key_id(demo::OAUTH2_JWT_KEY_ID);
+    let shown = format!("{key:?}");
+    let creds = ClientCredentials::with_private_key(demo::OAUTH2_JWT_CLIENT_ID, key).map_err(e)?;
+    let provider = metadata.provider(&creds).map_err(e)?;
+    let auth = provider.auth();
+    let p = TokenProvider::builder(provider, creds).build().map_err(e)?;
+    let mut first = None;
+    n.step("token with a signed assertion (ES256)", async {
+        let t = p.token().await.map_err(e)?;
+        let req = reqwest::Client::new()
+            .get(emu.url("/oauth2/resource"))
+            .build()
+            .map_err(e)?;
+        let r = p.send(req).await.map_err(e)?;
+        let detail = format!(
+            "method {} chosen from the metadata; 200 Bearer [redacted], scope “{}”; resource {}",
+            auth.as_str(),
+            t.granted_scopes(),
+            r.status().as_u16()
+        );
+        let ok = auth == ClientAuth::PrivateKeyJwt && r.status() == 200;
+        first = Some(t);
+        check(ok, detail)
+    })
+    .await;
+    let first = first.ok_or("no token; the rest of this flow needs it")?;
+
+    let rejected_before = emu.counters().rejected;
+    n.step("invalidate it: a fresh assertion is accepted", async {
+        p.invalidate(&first);
+        let t = p.token().await.map_err(e)?;
+        let c = emu.counters();
+        let sent = c.token_requests_by(Scheme::Oauth2, demo::OAUTH2_JWT_CLIENT_ID);
+        check(
+            t.id() != first.id() && c.rejected == rejected_before,
+            format!("a new token; {sent} assertions sent, each with its own jti, none refused as a replay"),
+        )
+    })
+    .await;
+
+    n.step("the key's Debug hides the key", async {
+        let leaks = demo::OAUTH2_JWT_PRIVATE_KEY_PEM
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .any(|l| shown.contains(l));
+        check(shown.contains("[redacted]") && !leaks, shown.clone())
     })
     .await;
     Ok(())

@@ -25,6 +25,27 @@ pub mod demo {
     pub const OAUTH2_CLIENT_ID: &str = "demo-oauth2-client";
     /// RFC 6749 client secret.
     pub const OAUTH2_CLIENT_SECRET: &str = "demo-oauth2-secret";
+    /// RFC 6749 client that authenticates with `private_key_jwt` (RFC 7523)
+    /// only, with [`OAUTH2_JWT_PRIVATE_KEY_PEM`] (allowed `read write
+    /// admin`, default `read`, like [`OAUTH2_CLIENT_ID`]).
+    pub const OAUTH2_JWT_CLIENT_ID: &str = "demo-oauth2-jwt-client";
+    /// The private key of [`OAUTH2_JWT_CLIENT_ID`]: a P-256 key (ES256) in
+    /// PKCS#8 PEM, made once with `openssl genpkey -algorithm EC -pkeyopt
+    /// ec_paramgen_curve:P-256`. Published here and in `docs/emulator.md`,
+    /// so it protects nothing and is no secret: never register it with a
+    /// real server.
+    pub const OAUTH2_JWT_PRIVATE_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgDvVoTCft7tHS+0K9
+g80v1V+cbYMlMuQWPRhxooBBw/mhRANCAARAlSUDgGyJSyrqXbVy8+uLpLaI/DOl
+T+VVBqb0aX8gQHxe+iGsTSWSxebYaFV4XV50RcEMjRlpCT6FBFSM73uk
+-----END PRIVATE KEY-----
+";
+    /// The public half of [`OAUTH2_JWT_PRIVATE_KEY_PEM`] as a JWK (RFC 7517)
+    /// in JSON, with key id `demo-es256`: what the emulator has registered
+    /// for [`OAUTH2_JWT_CLIENT_ID`].
+    pub const OAUTH2_JWT_PUBLIC_JWK: &str = r#"{"kty":"EC","crv":"P-256","kid":"demo-es256","alg":"ES256","use":"sig","x":"QJUlA4BsiUsq6l21cvPri6S2iPwzpU_lVQam9Gl_IEA","y":"fF76IaxNJZLF5thoVXhdXnRFwQyNGWkJPoUEVIzve6Q"}"#;
+    /// The key id in [`OAUTH2_JWT_PUBLIC_JWK`].
+    pub const OAUTH2_JWT_KEY_ID: &str = "demo-es256";
 }
 
 /// One of the three token schemes the emulator speaks.
@@ -66,14 +87,18 @@ impl fmt::Display for Scheme {
 /// `{"scheme":"oauth2","client_id":"a","client_secret":"b","scopes":["read","write"],"default_scopes":["read"]}`;
 /// `verified` (Openverse, default true), `rate_limit_model` (Openverse,
 /// default `standard`), `grant_allowed` (OAuth 2.0, default true) and
-/// `default_scopes` may be left out.
+/// `default_scopes` may be left out. A `private_key_jwt` client has a
+/// `public_jwk` instead of a `client_secret`:
+/// `{"scheme":"oauth2","client_id":"a","public_jwk":{"kty":"EC","crv":"P-256","x":"…","y":"…"},"scopes":["read"]}`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientSpec {
     /// Which scheme this client belongs to.
     pub scheme: Scheme,
     /// The public client id.
     pub client_id: String,
-    /// The client secret.
+    /// The client secret; empty (or left out of the JSON) for a client
+    /// with a [`public_jwk`](Self::public_jwk).
+    #[serde(default)]
     pub client_secret: String,
     /// Scopes the client may ask for. Markable: a subset of `default`,
     /// `search`. OAuth 2.0: any scope tokens. Openverse: ignored (the server
@@ -95,6 +120,12 @@ pub struct ClientSpec {
     /// false makes the token endpoint answer `unauthorized_client`.
     #[serde(default = "yes")]
     pub grant_allowed: bool,
+    /// OAuth 2.0 only: the client's public key as a JWK (RFC 7517; RSA of
+    /// 2048 bits or more, or EC P-256). A client with a key authenticates
+    /// only with `private_key_jwt` (RFC 7523 §2.2): a signed assertion,
+    /// never a secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_jwk: Option<serde_json::Value>,
 }
 
 fn yes() -> bool {
@@ -113,6 +144,7 @@ impl fmt::Debug for ClientSpec {
             .field("verified", &self.verified)
             .field("rate_limit_model", &self.rate_limit_model)
             .field("grant_allowed", &self.grant_allowed)
+            .field("public_jwk", &self.public_jwk)
             .finish()
     }
 }
@@ -129,6 +161,7 @@ impl ClientSpec {
             verified,
             rate_limit_model: RateLimitModel::Standard,
             grant_allowed: true,
+            public_jwk: None,
         }
     }
 
@@ -143,6 +176,7 @@ impl ClientSpec {
             verified: true,
             rate_limit_model: RateLimitModel::Standard,
             grant_allowed: true,
+            public_jwk: None,
         }
     }
 
@@ -163,6 +197,25 @@ impl ClientSpec {
             verified: true,
             rate_limit_model: RateLimitModel::Standard,
             grant_allowed: true,
+            public_jwk: None,
+        }
+    }
+
+    /// An RFC 6749 client that authenticates with `private_key_jwt` only,
+    /// by assertions signed with the private half of `public_jwk` (a public
+    /// JWK: RSA of 2048 bits or more, or EC P-256), allowed `scopes` and
+    /// granted `default_scopes` when it asks for none. The JWK is checked
+    /// when the client is added ([`Control::add_client`](crate::Control::add_client)).
+    pub fn oauth2_with_key(
+        client_id: &str,
+        public_jwk: serde_json::Value,
+        scopes: &[&str],
+        default_scopes: &[&str],
+    ) -> Self {
+        ClientSpec {
+            client_secret: String::new(),
+            public_jwk: Some(public_jwk),
+            ..ClientSpec::oauth2(client_id, "", scopes, default_scopes)
         }
     }
 
@@ -554,6 +607,39 @@ impl Default for OAuth2Methods {
     }
 }
 
+/// Which authorization server metadata documents the emulator serves
+/// (RFC 8414 §3 at `/.well-known/oauth-authorization-server`, OpenID
+/// Connect Discovery §4 at `/.well-known/openid-configuration`); the
+/// others answer 404, so tests can check a client's fallback from one to
+/// the other.
+///
+/// Serialized in snake_case: `"both"`, `"oidc_only"`, `"oauth_only"`, `"none"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscoveryDocs {
+    /// Both documents.
+    #[default]
+    Both,
+    /// Only `/.well-known/openid-configuration`.
+    OidcOnly,
+    /// Only `/.well-known/oauth-authorization-server`.
+    OauthOnly,
+    /// Neither.
+    None,
+}
+
+impl DiscoveryDocs {
+    /// Whether `/.well-known/oauth-authorization-server` is served.
+    pub fn serves_oauth(self) -> bool {
+        matches!(self, DiscoveryDocs::Both | DiscoveryDocs::OauthOnly)
+    }
+
+    /// Whether `/.well-known/openid-configuration` is served.
+    pub fn serves_oidc(self) -> bool {
+        matches!(self, DiscoveryDocs::Both | DiscoveryDocs::OidcOnly)
+    }
+}
+
 /// How to start an emulator. `EmulatorConfig::default()` listens on
 /// `127.0.0.1:0` (and the Markable API on another free port) with the
 /// [`demo`] clients seeded, the Openverse flavour and the real throttles.
@@ -564,7 +650,8 @@ pub struct EmulatorConfig {
     /// Seed of the generator behind ids, secrets, tokens and verification
     /// codes, so runs are reproducible.
     pub seed: u64,
-    /// Whether to seed the three [`demo`] clients.
+    /// Whether to seed the [`demo`] clients (one per scheme, and the
+    /// `private_key_jwt` OAuth 2.0 client).
     pub demo_clients: bool,
     /// Further clients to seed.
     pub clients: Vec<ClientSpec>,
@@ -578,6 +665,9 @@ pub struct EmulatorConfig {
     pub oauth2_methods: OAuth2Methods,
     /// Plain OAuth 2.0 habits of `/oauth2/token` (lowercase `bearer`, …).
     pub oauth2_variety: OAuth2Variety,
+    /// Which discovery documents are served ([`DiscoveryDocs::Both`] by
+    /// default).
+    pub discovery: DiscoveryDocs,
     /// Answer Markable authorizations with only `access_token`, as the seed
     /// shows, instead of the full `data` object.
     pub markable_minimal_response: bool,
@@ -601,6 +691,7 @@ impl Default for EmulatorConfig {
             throttles: Throttles::default(),
             oauth2_methods: OAuth2Methods::default(),
             oauth2_variety: OAuth2Variety::default(),
+            discovery: DiscoveryDocs::default(),
             markable_minimal_response: false,
             latency: BTreeMap::new(),
             markable_api_addr: None,
@@ -630,6 +721,16 @@ impl EmulatorConfig {
                 &["read", "write", "admin"],
                 &["read"],
             ));
+            // A fixed constant, checked by a unit test: it always parses.
+            match serde_json::from_str(demo::OAUTH2_JWT_PUBLIC_JWK) {
+                Ok(jwk) => all.push(ClientSpec::oauth2_with_key(
+                    demo::OAUTH2_JWT_CLIENT_ID,
+                    jwk,
+                    &["read", "write", "admin"],
+                    &["read"],
+                )),
+                Err(e) => tracing::error!(error = %e, "the demo JWK does not parse"),
+            }
         }
         all.extend(self.clients.iter().cloned());
         all
@@ -648,5 +749,56 @@ mod secs {
 
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         u64::deserialize(d).map(Duration::from_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    /// The demo key's halves belong together: the public JWK auth-core
+    /// derives from the PEM is the one the emulator registers.
+    #[test]
+    fn demo_pem_and_jwk_are_one_key() {
+        let key = auth_core::PrivateKey::from_pem(demo::OAUTH2_JWT_PRIVATE_KEY_PEM)
+            .unwrap()
+            .with_key_id(demo::OAUTH2_JWT_KEY_ID);
+        assert_eq!(key.algorithm(), "ES256");
+        let derived = key.public_jwk();
+        let registered: Value = serde_json::from_str(demo::OAUTH2_JWT_PUBLIC_JWK).unwrap();
+        for field in ["kty", "crv", "x", "y", "kid", "alg"] {
+            assert_eq!(derived[field], registered[field], "{field}");
+        }
+        assert!(registered.get("d").is_none());
+        assert_eq!(registered["kid"], "demo-es256");
+    }
+
+    #[test]
+    fn demo_clients_include_the_jwt_client() {
+        let clients = EmulatorConfig::default().initial_clients();
+        let jwt = clients
+            .iter()
+            .find(|c| c.client_id == demo::OAUTH2_JWT_CLIENT_ID)
+            .unwrap();
+        assert_eq!(jwt.scheme, Scheme::Oauth2);
+        assert!(jwt.client_secret.is_empty());
+        assert!(jwt.public_jwk.is_some());
+        assert_eq!(jwt.scopes, ["read", "write", "admin"]);
+        assert_eq!(jwt.default_scopes, ["read"]);
+    }
+
+    #[test]
+    fn client_spec_json_with_a_key() {
+        let spec: ClientSpec = serde_json::from_str(
+            r#"{"scheme":"oauth2","client_id":"k","public_jwk":{"kty":"EC"},"scopes":["read"]}"#,
+        )
+        .unwrap();
+        assert!(spec.client_secret.is_empty());
+        assert_eq!(spec.public_jwk, Some(serde_json::json!({"kty":"EC"})));
+        // A client without a key writes no `public_jwk`.
+        let plain = serde_json::to_value(ClientSpec::oauth2("a", "b", &[], &[])).unwrap();
+        assert!(plain.get("public_jwk").is_none());
     }
 }

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{
-    ClientSpec, OAuth2Methods, OAuth2Variety, OpenverseFlavour, RateLimitModel, Scheme, Throttles,
+    ClientSpec, DiscoveryDocs, OAuth2Methods, OAuth2Variety, OpenverseFlavour, RateLimitModel,
+    Scheme, Throttles,
 };
 use crate::error::EmulatorError;
 use crate::fault::{Endpoint, FaultPlan};
@@ -22,7 +23,7 @@ use crate::state::{Client, Counters, Email, Shared};
 /// JSON form:
 /// `{"lifetimes_secs":{"oauth2":1},"latency_ms":{"oauth2_token":50},"throttles":{"anon_burst":"3/min"},
 ///   "oauth2_methods":{"basic":true,"post":false},"oauth2_variety":{"lowercase_bearer":true},
-///   "markable_minimal_response":true,"cache_outage":false}`.
+///   "markable_minimal_response":true,"cache_outage":false,"discovery":"oidc_only"}`.
 /// A latency of 0 removes that endpoint's latency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -43,6 +44,8 @@ pub struct ConfigPatch {
     /// Openverse's throttle cache is down: `/v1/rate_limit/` answers 424
     /// (CC Catalog flavour: 500) and throttles let everything through.
     pub cache_outage: Option<bool>,
+    /// Which discovery documents are served.
+    pub discovery: Option<DiscoveryDocs>,
 }
 
 pub(crate) fn check_lifetime(lifetime: Duration) -> Result<(), EmulatorError> {
@@ -108,11 +111,40 @@ impl Control {
 
     /// Adds a client, or replaces one with the same scheme and id (which
     /// also lifts a revocation).
+    ///
+    /// A client needs an id and either a secret or, for OAuth 2.0, a
+    /// `public_jwk` (not both): the JWK must be a public RSA key of 2048
+    /// bits or more or a P-256 key, without private parts.
     pub fn add_client(&self, spec: ClientSpec) -> Result<(), EmulatorError> {
-        if spec.client_id.is_empty() || spec.client_secret.is_empty() {
-            return Err(EmulatorError::InvalidConfig(
-                "client_id and client_secret must not be empty".to_owned(),
-            ));
+        let invalid = |m: String| Err(EmulatorError::InvalidConfig(m));
+        if spec.client_id.is_empty() {
+            return invalid("client_id must not be empty".to_owned());
+        }
+        match &spec.public_jwk {
+            Some(_) if spec.scheme != Scheme::Oauth2 => {
+                return invalid(format!(
+                    "public_jwk is for oauth2 clients only, not {}",
+                    spec.scheme
+                ));
+            }
+            Some(_) if !spec.client_secret.is_empty() => {
+                return invalid(
+                    "a client with public_jwk authenticates with private_key_jwt only; leave client_secret out"
+                        .to_owned(),
+                );
+            }
+            Some(jwk) => {
+                if let Err(e) = crate::jwt::RegisteredKey::from_jwk(jwk) {
+                    return invalid(format!("public_jwk: {e}"));
+                }
+            }
+            None if spec.client_secret.is_empty() => {
+                return invalid(
+                    "client_secret must not be empty (or give an oauth2 client a public_jwk)"
+                        .to_owned(),
+                );
+            }
+            None => {}
         }
         if spec.scheme == Scheme::Markable {
             if let Some(s) = spec
@@ -239,6 +271,11 @@ impl Control {
         self.shared.lock().settings.oauth2_methods = methods;
     }
 
+    /// Chooses which discovery documents are served; the others answer 404.
+    pub fn set_discovery(&self, docs: DiscoveryDocs) {
+        self.shared.lock().settings.discovery = docs;
+    }
+
     /// Makes Markable authorizations answer with only `access_token`, as
     /// the seed shows.
     pub fn set_markable_minimal_response(&self, minimal: bool) {
@@ -280,6 +317,9 @@ impl Control {
         if let Some(down) = patch.cache_outage {
             st.settings.cache_outage = down;
         }
+        if let Some(docs) = patch.discovery {
+            st.settings.discovery = docs;
+        }
         Ok(())
     }
 
@@ -302,6 +342,7 @@ impl Control {
             oauth2_variety: Some(s.oauth2_variety),
             markable_minimal_response: Some(s.markable_minimal_response),
             cache_outage: Some(s.cache_outage),
+            discovery: Some(s.discovery),
         }
     }
 

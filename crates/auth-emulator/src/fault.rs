@@ -32,11 +32,15 @@ pub enum Endpoint {
     Oauth2Token,
     /// `GET /oauth2/resource`
     Oauth2Resource,
+    /// `GET /.well-known/oauth-authorization-server` (RFC 8414 metadata)
+    Oauth2Metadata,
+    /// `GET /.well-known/openid-configuration` (OpenID Connect Discovery)
+    OpenidConfiguration,
 }
 
 impl Endpoint {
     /// Every endpoint, in a fixed order.
-    pub const ALL: [Endpoint; 10] = [
+    pub const ALL: [Endpoint; 12] = [
         Endpoint::OpenverseToken,
         Endpoint::OpenverseRegister,
         Endpoint::OpenverseVerify,
@@ -47,6 +51,8 @@ impl Endpoint {
         Endpoint::MarkableCatalogs,
         Endpoint::Oauth2Token,
         Endpoint::Oauth2Resource,
+        Endpoint::Oauth2Metadata,
+        Endpoint::OpenidConfiguration,
     ];
 
     /// The snake_case name used in JSON and in logs.
@@ -62,6 +68,8 @@ impl Endpoint {
             Endpoint::MarkableCatalogs => "markable_catalogs",
             Endpoint::Oauth2Token => "oauth2_token",
             Endpoint::Oauth2Resource => "oauth2_resource",
+            Endpoint::Oauth2Metadata => "oauth2_metadata",
+            Endpoint::OpenidConfiguration => "openid_configuration",
         }
     }
 

@@ -20,6 +20,11 @@
 //!   authorization server ([`Control::markable_api_url`]);
 //! - plain OAuth 2.0 varieties ([`OAuth2Variety`]): lowercase `bearer`, an
 //!   omitted `scope`, a narrowed scope;
+//! - `private_key_jwt` clients ([`ClientSpec::oauth2_with_key`],
+//!   [`demo::OAUTH2_JWT_CLIENT_ID`]) whose assertions the emulator verifies
+//!   with its own code (signature, `aud`, `exp`, lifetime, `jti` replay);
+//! - discovery documents (RFC 8414, OpenID Connect Discovery) for the OAuth
+//!   2.0 server, each switchable ([`DiscoveryDocs`]);
 //! - fault injection per endpoint ([`Fault`], [`FaultPlan`]): latency,
 //!   5xx, 429, TCP resets, truncated / slow / huge / non-JSON / HTML bodies,
 //!   wrong `Content-Type`, redirects, malformed token responses;
@@ -75,8 +80,10 @@ mod admin;
 mod config;
 mod conn;
 mod control;
+mod discovery;
 mod error;
 mod fault;
+mod jwt;
 mod markable;
 mod oauth2;
 mod openverse;
@@ -92,8 +99,8 @@ use std::thread;
 use tokio::sync::oneshot;
 
 pub use config::{
-    demo, ClientSpec, EmulatorConfig, Lifetimes, OAuth2Methods, OAuth2Variety, OpenverseFlavour,
-    Period, Rate, RateLimitModel, Scheme, Throttles,
+    demo, ClientSpec, DiscoveryDocs, EmulatorConfig, Lifetimes, OAuth2Methods, OAuth2Variety,
+    OpenverseFlavour, Period, Rate, RateLimitModel, Scheme, Throttles,
 };
 pub use control::{ConfigPatch, Control};
 pub use error::EmulatorError;

@@ -107,6 +107,12 @@ async fn main() -> ExitCode {
     println!("oauth2     token    {base}/oauth2/token");
     println!("           id       {}", demo::OAUTH2_CLIENT_ID);
     println!("           secret   {}", demo::OAUTH2_CLIENT_SECRET);
+    println!("           jwt id   {}", demo::OAUTH2_JWT_CLIENT_ID);
+    println!(
+        "           jwt key  auth_emulator::demo::OAUTH2_JWT_PRIVATE_KEY_PEM (ES256, kid {}; see docs/emulator.md)",
+        demo::OAUTH2_JWT_KEY_ID
+    );
+    println!("           issuer   {base} ({base}/.well-known/openid-configuration)");
     println!();
     println!("admin API under {base}/_emulator/ ; Ctrl-C to stop");
 

@@ -1,18 +1,29 @@
 //! A plain RFC 6749 §4.4 client credentials server and a protected resource.
+//! Clients authenticate with a secret (`client_secret_basic`,
+//! `client_secret_post`, RFC 6749 §2.3.1) or with a signed assertion
+//! (`private_key_jwt`, RFC 7523 §2.2; checked in [`crate::jwt`]).
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::config::Scheme;
+use crate::jwt::{self, Jws, RegisteredKey};
 use crate::reply::Reply;
 use crate::server::RequestView;
 use crate::state::{BearerCheck, Shared, State};
 use crate::wire::{self, Authorization, WireError};
 
+/// The token endpoint's path; with the base URL, the `aud` an assertion
+/// must carry.
+pub(crate) const TOKEN_PATH: &str = "/oauth2/token";
+
 pub(crate) fn token(shared: &Shared, req: &RequestView<'_>) -> Reply {
+    let token_url = format!("{}{TOKEN_PATH}", shared.base_url);
     let mut st = shared.lock();
-    token_inner(&mut st, req)
+    token_inner(&mut st, req, &token_url)
 }
 
 /// How the client tried to authenticate.
@@ -21,7 +32,7 @@ enum ClientAuth {
     Post { id: String, secret: String },
 }
 
-fn token_inner(st: &mut State, req: &RequestView<'_>) -> Reply {
+fn token_inner(st: &mut State, req: &RequestView<'_>, token_url: &str) -> Reply {
     let bad = |d: &str| Reply::oauth_error(StatusCode::BAD_REQUEST, "invalid_request", d);
     // §4.4.2: the request uses the form-urlencoded format.
     if wire::media_type(req.headers).as_deref() != Some("application/x-www-form-urlencoded") {
@@ -52,6 +63,20 @@ fn token_inner(st: &mut State, req: &RequestView<'_>) -> Reply {
     };
     let form_id = wire::form_get(&form, "client_id");
     let form_secret = wire::form_get(&form, "client_secret");
+    let assertion_type = wire::form_get(&form, "client_assertion_type");
+    let assertion = wire::form_get(&form, "client_assertion");
+    if assertion_type.is_some() || assertion.is_some() {
+        // RFC 6749 §2.3, RFC 7521 §4.2: one authentication method per request.
+        if used_basic || form_secret.is_some() {
+            return bad("more than one client authentication method");
+        }
+        // Every failure is 401 invalid_client (RFC 7521 §4.2.1), described
+        // but never quoting the assertion.
+        return match assertion_client(st, form_id, assertion_type, assertion, token_url) {
+            Ok(id) => grant(st, &form, grant_type, &id),
+            Err(why) => Reply::oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", &why),
+        };
+    }
     let auth = match header {
         Authorization::Basic { id, secret } => {
             // §2.3: a client MUST NOT use more than one method per request.
@@ -85,13 +110,98 @@ fn token_inner(st: &mut State, req: &RequestView<'_>) -> Reply {
         ClientAuth::Basic { id, secret } | ClientAuth::Post { id, secret } => (id, secret),
     };
     st.count_client_token_request(Scheme::Oauth2, &id);
-    let (allowed, defaults, grant_allowed) = match st.authenticate(Scheme::Oauth2, &id, &secret) {
-        Some(c) if !c.revoked => (
+    if st
+        .clients
+        .get(&(Scheme::Oauth2, id.clone()))
+        .is_some_and(|c| c.spec.public_jwk.is_some())
+    {
+        return invalid_client(
+            "this client authenticates with private_key_jwt (a client_assertion), not a secret",
+        );
+    }
+    match st.authenticate(Scheme::Oauth2, &id, &secret) {
+        Some(c) if !c.revoked => grant(st, &form, grant_type, &id),
+        _ => invalid_client("client authentication failed"),
+    }
+}
+
+/// `private_key_jwt`: the client id an assertion proves, or why it proves
+/// nothing (see [`crate::jwt`] for the checks). The request is counted for
+/// the id it names before anything is trusted, as a secret request is.
+fn assertion_client(
+    st: &mut State,
+    form_id: Option<&str>,
+    assertion_type: Option<&str>,
+    assertion: Option<&str>,
+    token_url: &str,
+) -> Result<String, String> {
+    let jws = assertion.map(Jws::decode);
+    let named = form_id.or_else(|| {
+        jws.as_ref()
+            .and_then(|j| j.as_ref().ok())
+            .and_then(|j| j.client_id().ok())
+    });
+    st.count_client_token_request(Scheme::Oauth2, named.unwrap_or("<unknown>"));
+    match assertion_type {
+        Some(jwt::ASSERTION_TYPE) => {}
+        Some(_) => {
+            return Err(format!(
+                "client_assertion_type must be {}",
+                jwt::ASSERTION_TYPE
+            ))
+        }
+        None => return Err("client_assertion_type is required with client_assertion".to_owned()),
+    }
+    let jws = jws.ok_or("client_assertion is required with client_assertion_type")??;
+    let id = jws.client_id()?;
+    if form_id.is_some_and(|f| f != id) {
+        return Err("client_id does not match the assertion's iss and sub".to_owned());
+    }
+    let key = {
+        let client = st
+            .clients
+            .get(&(Scheme::Oauth2, id.to_owned()))
+            .ok_or("unknown client")?;
+        if client.revoked {
+            return Err("the client is revoked".to_owned());
+        }
+        let jwk =
+            client.spec.public_jwk.as_ref().ok_or(
+                "the client has no registered key; it authenticates with its client secret",
+            )?;
+        RegisteredKey::from_jwk(jwk)
+            .map_err(|e| format!("the client's registered key is unusable: {e}"))?
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let verified = jws.verify(&key, token_url, now)?;
+    if !st.remember_jti(id, &verified.jti, verified.exp, now) {
+        return Err(
+            "the assertion's jti was used before: an assertion is good for one request (replay refused)"
+                .to_owned(),
+        );
+    }
+    Ok(id.to_owned())
+}
+
+/// The grant itself, once the client is authenticated: grant type, the
+/// client's permission, scopes, the token.
+fn grant(st: &mut State, form: &[(String, String)], grant_type: &str, id: &str) -> Reply {
+    let (allowed, defaults, grant_allowed) = match st.clients.get(&(Scheme::Oauth2, id.to_owned()))
+    {
+        Some(c) => (
             c.spec.scopes.clone(),
             c.spec.default_scopes.clone(),
             c.spec.grant_allowed,
         ),
-        _ => return invalid_client("client authentication failed"),
+        None => {
+            return Reply::oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "client authentication failed",
+            )
+        }
     };
     if grant_type != "client_credentials" {
         return Reply::oauth_error(
@@ -107,7 +217,7 @@ fn token_inner(st: &mut State, req: &RequestView<'_>) -> Reply {
             "this client may not use the client_credentials grant",
         );
     }
-    let requested: Vec<String> = wire::form_get(&form, "scope")
+    let requested: Vec<String> = wire::form_get(form, "scope")
         .map(|s| {
             s.split(' ')
                 .filter(|t| !t.is_empty())
@@ -141,7 +251,7 @@ fn token_inner(st: &mut State, req: &RequestView<'_>) -> Reply {
     let scope = granted.join(" ");
     // §5.1: `scope` is optional when it is what the client asked for.
     let omit_scope = variety.omit_scope && !requested.is_empty() && granted == requested;
-    let (token, lifetime) = st.issue_token(Scheme::Oauth2, &id, granted, 40);
+    let (token, lifetime) = st.issue_token(Scheme::Oauth2, id, granted, 40);
     tracing::info!(client_id = %id, scope = %scope, "issued oauth2 token");
     // §7.1: the type is case-insensitive; many servers send `bearer`.
     let token_type = if variety.lowercase_bearer {

@@ -27,7 +27,7 @@ use crate::error::EmulatorError;
 use crate::fault::{Endpoint, Fault};
 use crate::reply::Reply;
 use crate::state::Shared;
-use crate::{admin, markable, oauth2, openverse, wire};
+use crate::{admin, discovery, markable, oauth2, openverse, wire};
 
 /// Request bodies above this are refused; real token requests are tiny.
 const MAX_BODY: usize = 1024 * 1024;
@@ -135,7 +135,8 @@ macro_rules! ep {
 }
 
 /// The main listener: the Openverse routes of the configured flavour, the
-/// Markable authorization server, the OAuth 2.0 server and the admin API.
+/// Markable authorization server, the OAuth 2.0 server with its discovery
+/// documents, and the admin API.
 fn router(shared: Arc<Shared>) -> Router {
     use Endpoint as E;
     let router = match shared.flavour {
@@ -197,6 +198,14 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/auth/client/authorize", post(ep!(E::MarkableAuthorize)))
         .route("/oauth2/token", post(ep!(E::Oauth2Token)))
         .route("/oauth2/resource", get(ep!(E::Oauth2Resource)))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(ep!(E::Oauth2Metadata)),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(ep!(E::OpenidConfiguration)),
+        )
         .nest("/_emulator", admin::router())
         .fallback(not_found)
         .with_state(shared)
@@ -330,6 +339,9 @@ async fn dispatch(
         Endpoint::MarkableCatalogs => markable::catalogs(&app, &view),
         Endpoint::Oauth2Token => oauth2::token(&app, &view),
         Endpoint::Oauth2Resource => oauth2::resource(&app, &view),
+        Endpoint::Oauth2Metadata | Endpoint::OpenidConfiguration => {
+            discovery::document(&app, endpoint)
+        }
     };
     if reply.status.is_client_error() {
         app.lock().count_rejected();
@@ -369,7 +381,10 @@ fn dialect(endpoint: Endpoint) -> Dialect {
         Endpoint::MarkableAuthorize | Endpoint::MarkableSearch | Endpoint::MarkableCatalogs => {
             Dialect::JsonApi
         }
-        Endpoint::Oauth2Token | Endpoint::Oauth2Resource => Dialect::OAuth2,
+        Endpoint::Oauth2Token
+        | Endpoint::Oauth2Resource
+        | Endpoint::Oauth2Metadata
+        | Endpoint::OpenidConfiguration => Dialect::OAuth2,
         _ => Dialect::Drf,
     }
 }

@@ -1,7 +1,7 @@
 //! Everything the emulator remembers, behind one std mutex so that async
 //! handlers and synchronous test code can both reach it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{
-    ClientSpec, EmulatorConfig, Lifetimes, OAuth2Methods, OAuth2Variety, OpenverseFlavour, Scheme,
-    Throttles,
+    ClientSpec, DiscoveryDocs, EmulatorConfig, Lifetimes, OAuth2Methods, OAuth2Variety,
+    OpenverseFlavour, Scheme, Throttles,
 };
 use crate::fault::{Decision, Endpoint, FaultBook};
 use crate::throttle::Buckets;
@@ -102,6 +102,8 @@ pub(crate) struct Settings {
     pub(crate) throttles: Throttles,
     pub(crate) oauth2_methods: OAuth2Methods,
     pub(crate) oauth2_variety: OAuth2Variety,
+    /// Which discovery documents are served.
+    pub(crate) discovery: DiscoveryDocs,
     /// Openverse's throttle cache (Redis) is down: `/v1/rate_limit/`
     /// answers 424 and throttles let everything through.
     pub(crate) cache_outage: bool,
@@ -140,6 +142,13 @@ pub(crate) struct State {
     pub(crate) catalogs: HashSet<(String, String)>,
     pub(crate) counters: Counters,
     pub(crate) faults: FaultBook,
+    /// `jti`s of accepted client assertions by (client id, jti), with the
+    /// assertion's `exp` (seconds since 1970): kept while an assertion
+    /// carrying the id could still be accepted, so a replay is refused.
+    seen_jtis: HashMap<(String, String), i64>,
+    /// The same ids ordered by `exp`, so forgetting the stale ones costs
+    /// only what is forgotten.
+    jti_expiry: BTreeSet<(i64, String, String)>,
     in_flight: BTreeMap<Scheme, u64>,
 }
 
@@ -183,6 +192,7 @@ impl Shared {
                 throttles: config.throttles,
                 oauth2_methods: config.oauth2_methods,
                 oauth2_variety: config.oauth2_variety,
+                discovery: config.discovery,
                 cache_outage: false,
                 markable_minimal_response: config.markable_minimal_response,
                 latency: config.latency.clone(),
@@ -196,6 +206,8 @@ impl Shared {
             catalogs: HashSet::new(),
             counters: Counters::default(),
             faults: FaultBook::default(),
+            seen_jtis: HashMap::new(),
+            jti_expiry: BTreeSet::new(),
             in_flight: BTreeMap::new(),
         };
         Shared {
@@ -270,7 +282,8 @@ impl State {
         *c.per_client.entry(key).or_insert(0) += 1;
     }
 
-    /// The client with this id if its secret matches.
+    /// The client with this id if its secret matches. A client with a
+    /// registered key (or no secret) never authenticates by secret.
     pub(crate) fn authenticate(
         &self,
         scheme: Scheme,
@@ -278,6 +291,9 @@ impl State {
         secret: &str,
     ) -> Option<&Client> {
         let client = self.clients.get(&(scheme, client_id.to_owned()))?;
+        if client.spec.public_jwk.is_some() || client.spec.client_secret.is_empty() {
+            return None;
+        }
         let expected = client.spec.client_secret.as_bytes();
         // Constant-time in spirit: an emulator has nothing to protect, but
         // it should not teach clients to rely on timing either way.
@@ -336,6 +352,30 @@ impl State {
             Some(c) if c.revoked => BearerCheck::Revoked,
             Some(c) => BearerCheck::Valid(record, c),
         }
+    }
+
+    /// Records the `jti` of an accepted assertion; false if the client
+    /// already used it (a replay, RFC 7523 §3 item 7). Ids whose assertions
+    /// can no longer be accepted (`exp` plus the leeway is past) are
+    /// forgotten first.
+    pub(crate) fn remember_jti(&mut self, client_id: &str, jti: &str, exp: i64, now: i64) -> bool {
+        let leeway = crate::jwt::LEEWAY_SECS;
+        while let Some(first) = self.jti_expiry.first() {
+            if first.0.saturating_add(leeway) > now {
+                break;
+            }
+            if let Some((_, id, jti)) = self.jti_expiry.pop_first() {
+                self.seen_jtis.remove(&(id, jti));
+            }
+        }
+        let key = (client_id.to_owned(), jti.to_owned());
+        if self.seen_jtis.contains_key(&key) {
+            return false;
+        }
+        self.jti_expiry
+            .insert((exp, client_id.to_owned(), jti.to_owned()));
+        self.seen_jtis.insert(key, exp);
+        true
     }
 
     pub(crate) fn reset_rate_limits(&mut self) {

@@ -207,7 +207,10 @@ async fn key_status_forbidden_costs_one_new_token_then_is_typed() {
             // view answers the bare string; a new token is the fix.
             OpenverseFlavour::CcCatalog => {
                 emu.expire_tokens();
-                let status = p.key_status().await.expect("the retry with a new token works");
+                let status = p
+                    .key_status()
+                    .await
+                    .expect("the retry with a new token works");
                 assert_eq!(status.rate_limit_model.as_deref(), Some("standard"));
                 assert_eq!(tokens(), 2, "one new token");
                 continue;

@@ -8,6 +8,7 @@ mod cache;
 mod cc_catalog;
 mod common;
 mod errors;
+mod jwt;
 mod profiles;
 mod providers;
 mod secrets;

@@ -7,7 +7,9 @@
 
 mod admin;
 mod cc_catalog;
+mod discovery;
 mod faults;
+mod jwt;
 mod markable;
 mod oauth2;
 mod openverse;
