@@ -453,15 +453,16 @@ fn render(s: &Value, d: &Value, mode: &str) -> String {
         hd["blocking_threads"], hd["blocking_token_requests"], hd["blocking_max_wait_ms"]
     );
     let fl = &d["scenarios"]["fleet"];
+    let c1 = &d["cached_read_ns"]["1_thread"];
     for (label, ours, base) in [
         (
             "cached read, async, store configured, 1 thread (ns)",
-            &c["async_redis"],
+            &c1["async_redis"],
             &c["arcswap_load_full"],
         ),
         (
             "cached read, blocking, store configured, 1 thread (ns)",
-            &c["blocking_redis"],
+            &c1["blocking_redis"],
             &c["arcswap_load_full"],
         ),
         (
