@@ -3,6 +3,8 @@
 //! send and what their answers mean. The stores only move these commands
 //! over a blocking or an async connection.
 
+use std::collections::HashMap;
+use std::sync::PoisonError;
 use std::time::{Duration, SystemTime};
 
 use auth_core::{CacheKey, FingerprintKey, StoredToken};
@@ -35,6 +37,11 @@ pub(crate) struct Shared {
     /// The fingerprint key could not be read: entries of this process
     /// would be keyed apart from everyone's, so Redis is not used at all.
     pub detached: bool,
+    /// Per entry key, the tag of the last token this process loaded or
+    /// saved there: the token its cell holds. A look that finds that same
+    /// token while another process holds the lease waits for the new one
+    /// rather than take it as shared (see [`Shared::after_look`]).
+    seen: std::sync::Mutex<HashMap<String, String>>,
 }
 
 /// Where the fingerprint key of a new store comes from.
@@ -112,7 +119,19 @@ impl Shared {
             fingerprint,
             reseed,
             detached,
+            seen: std::sync::Mutex::new(HashMap::new()),
         }
+    }
+
+    fn remember(&self, key: &CacheKey, token: &StoredToken) {
+        let tag = self.codec.tag(token);
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.insert(self.keys(key).token, tag);
+    }
+
+    fn already_held(&self, key: &CacheKey, token: &StoredToken) -> bool {
+        let seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.get(&self.keys(key).token) == Some(&self.codec.tag(token))
     }
 
     pub fn keys(&self, key: &CacheKey) -> Keys {
@@ -163,7 +182,10 @@ impl Shared {
     ) -> Option<StoredToken> {
         match value {
             Ok(Some(bytes)) => match self.codec.decode(key, &bytes) {
-                Ok(entry) => Some(entry),
+                Ok(entry) => {
+                    self.remember(key, &entry);
+                    Some(entry)
+                }
                 Err(why) => {
                     tracing::warn!(
                         reason = why.describe(),
@@ -188,6 +210,7 @@ impl Shared {
     pub fn to_save(&self, key: &CacheKey, token: &StoredToken) -> Option<(Vec<u8>, u64)> {
         let ttl = entry::ttl(token, SystemTime::now(), self.config.no_expiry_ttl)?;
         let value = self.codec.encode(key, token)?;
+        self.remember(key, token);
         Some((value, millis(ttl)))
     }
 
@@ -239,12 +262,17 @@ impl Shared {
             // would block the fleet forever: give it one first.
             return LeaseStep::Expire;
         }
-        let fresh = look
+        // A fresh entry is worth sharing unless it is the token this
+        // process already holds: then the caller is renewing it (or it was
+        // rejected), and the lease holder is fetching the one it needs.
+        // Taking the entry as shared would send a second renewal beside
+        // the holder's.
+        let shared = look
             .entry
             .as_deref()
             .and_then(|bytes| self.codec.decode(key, bytes).ok())
-            .is_some_and(|e| entry::is_fresh(&e, SystemTime::now()));
-        if fresh {
+            .is_some_and(|e| entry::is_fresh(&e, SystemTime::now()) && !self.already_held(key, &e));
+        if shared {
             LeaseStep::Shared
         } else {
             LeaseStep::Wait

@@ -164,11 +164,17 @@ fn the_lease_is_exclusive_released_by_its_holder_only_and_always_expires() {
     drop(guard);
     assert_eq!(redis.get(&lease), None, "released on drop");
 
-    // A fresh shared entry ends the wait at once.
+    // A fresh shared entry ends another process's wait at once.
+    let other = RedisTokenStore::new(
+        RedisConfig::new(&redis.url())
+            .unwrap()
+            .with_lease_ttl(Duration::from_millis(800)),
+    )
+    .unwrap();
     let guard = TokenStore::lock(&store, &k, Duration::from_secs(1)).unwrap();
     TokenStore::save(&store, &k, &entry(&k, "tok", Duration::from_secs(600))).unwrap();
     let t0 = std::time::Instant::now();
-    assert!(TokenStore::lock(&store, &k, Duration::from_secs(5))
+    assert!(TokenStore::lock(&other, &k, Duration::from_secs(5))
         .unwrap()
         .is_none());
     assert!(t0.elapsed() < Duration::from_secs(1));
@@ -462,4 +468,41 @@ fn one_warning_per_outage_and_one_notice_when_it_ends() {
     eprintln!("{calls} store calls in a 2 s outage: {warns} warning(s), {infos} notice(s); sharing resumed {} ms after the restart", resumed.as_millis());
     assert_eq!(warns, 1, "{text}");
     assert_eq!(infos, 1, "{text}");
+}
+
+/// Renewal across a fleet: process A holds the token it loaded and wants a
+/// newer one while process B holds the lease, renewing. The entry is still
+/// A's token, fresh: taken as shared, A would load the very token it holds
+/// and send a renewal beside B's. A waits for B instead, and loads B's new
+/// token; a process that holds nothing still takes the fresh entry at once.
+#[test]
+fn a_renewal_waits_for_the_lease_holder_instead_of_taking_its_own_token_as_shared() {
+    let redis = RedisServer::start();
+    let store = || RedisTokenStore::new(RedisConfig::new(&redis.url()).unwrap()).unwrap();
+    let (a, b, cold) = (store(), store(), store());
+    let k = key("client-renewal");
+    TokenStore::save(&b, &k, &entry(&k, "t1", Duration::from_secs(600))).unwrap();
+    assert_eq!(loaded(&a, &k).as_deref(), Some("t1"), "A holds t1");
+
+    let guard = TokenStore::lock(&b, &k, Duration::from_secs(1)).unwrap();
+    assert!(guard.is_some(), "B renews under the lease");
+    // A cold process takes the fresh entry without waiting.
+    let t0 = std::time::Instant::now();
+    assert!(TokenStore::lock(&cold, &k, Duration::from_secs(5))
+        .unwrap()
+        .is_none());
+    assert!(t0.elapsed() < Duration::from_secs(1));
+    assert_eq!(loaded(&cold, &k).as_deref(), Some("t1"));
+
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(150));
+            TokenStore::save(&b, &k, &entry(&k, "t2", Duration::from_secs(600))).unwrap();
+            drop(guard);
+        });
+        // A's look finds t1 while B holds the lease: it waits, and ends
+        // when B's t2 is there.
+        let _ = TokenStore::lock(&a, &k, Duration::from_secs(5)).unwrap();
+        assert_eq!(loaded(&a, &k).as_deref(), Some("t2"), "A waited for B");
+    });
 }
