@@ -8,6 +8,10 @@ const IO_CRATES: &[&str] = &["tokio", "reqwest", "ureq", "hyper", "mio", "socket
 const DRIVER_CRATES: &[&str] = &["auth-reqwest", "auth-ureq", "tokio", "reqwest", "ureq"];
 /// Crates the blocking driver must not pull in: it promises no tokio.
 const ASYNC_CRATES: &[&str] = &["tokio", "hyper", "mio", "reqwest"];
+/// The signing crates of `private_key_jwt`: behind the `private-key-jwt`
+/// feature, so a client with a secret builds none of them (and no
+/// RUSTSEC-2023-0071 in its tree).
+const KEY_CRATES: &[&str] = &["rsa", "p256", "ecdsa", "rand_chacha"];
 
 pub(crate) fn run(_args: &[String]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
@@ -33,6 +37,22 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
         &[],
     )?;
     crate::run(cargo, &["test", "--workspace"], &[])?;
+    // The workspace build turns `private-key-jwt` on (the CLI wants it);
+    // the core without it must build, lint clean and pass its tests too.
+    crate::run(
+        cargo,
+        &[
+            "clippy",
+            "-p",
+            "auth-core",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    crate::run(cargo, &["test", "-p", "auth-core"], &[])?;
     // Feature-gated integrations are tests too.
     crate::run(
         cargo,
@@ -78,6 +98,10 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
     check_tree(cargo, "auth-core", IO_CRATES)?;
+    // A secret-only client's tree, driver included, holds no signing code.
+    for package in ["auth-core", "auth-cell", "auth-reqwest", "auth-ureq"] {
+        check_tree(cargo, package, KEY_CRATES)?;
+    }
     // The cell is runtime-agnostic; stores plug into it, never into a driver.
     check_tree(cargo, "auth-cell", IO_CRATES)?;
     check_tree(cargo, "auth-store", DRIVER_CRATES)?;

@@ -41,10 +41,7 @@ use zeroize::Zeroizing;
 
 use crate::error::Error;
 use crate::redact::{sanitize, shorten};
-pub use crate::secret::ClientAssertion;
-
-/// `client_assertion_type` for a JWT assertion (RFC 7523 §2.2).
-pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+pub use crate::secret::{ClientAssertion, ASSERTION_TYPE};
 
 /// How long an assertion is valid after its `iat`: two minutes.
 ///

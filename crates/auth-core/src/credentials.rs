@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+#[cfg(feature = "private-key-jwt")]
 use crate::assertion::PrivateKey;
 use crate::error::Error;
 use crate::secret::ClientSecret;
@@ -18,7 +19,6 @@ use crate::secret::ClientSecret;
 /// let c = ClientCredentials::new("pm8GMaIX", "YhVjvIBc").unwrap();
 /// assert_eq!(c.client_id(), "pm8GMaIX");
 /// assert_eq!(c.client_secret().unwrap().expose_secret(), "YhVjvIBc");
-/// assert!(c.private_key().is_none());
 /// assert!(!format!("{c:?}").contains("YhVjvIBc"));
 /// ```
 #[derive(Clone)]
@@ -31,6 +31,7 @@ pub struct ClientCredentials {
 #[derive(Clone)]
 enum Proof {
     Secret(ClientSecret),
+    #[cfg(feature = "private-key-jwt")]
     PrivateKey(PrivateKey),
 }
 
@@ -54,7 +55,8 @@ impl ClientCredentials {
         })
     }
 
-    /// Credentials for `private_key_jwt`: the client id and the private key
+    /// Credentials for `private_key_jwt` (feature `private-key-jwt`): the
+    /// client id and the private key
     /// whose public half is registered with the provider. Use them with
     /// [`ClientAuth::PrivateKeyJwt`](crate::ClientAuth::PrivateKeyJwt).
     /// Refuses an empty id and ids with control characters.
@@ -68,6 +70,7 @@ impl ClientCredentials {
     /// assert_eq!(c.private_key().map(|k| k.algorithm()), Some("ES256"));
     /// # Ok::<(), auth_core::Error>(())
     /// ```
+    #[cfg(feature = "private-key-jwt")]
     pub fn with_private_key(client_id: impl Into<String>, key: PrivateKey) -> Result<Self, Error> {
         Ok(Self {
             client_id: checked_id(client_id.into())?,
@@ -86,16 +89,39 @@ impl ClientCredentials {
     pub fn client_secret(&self) -> Option<&ClientSecret> {
         match &self.proof {
             Proof::Secret(s) => Some(s),
+            #[cfg(feature = "private-key-jwt")]
             Proof::PrivateKey(_) => None,
         }
     }
 
     /// The private key; `None` for secret credentials.
+    #[cfg(feature = "private-key-jwt")]
     #[must_use]
     pub fn private_key(&self) -> Option<&PrivateKey> {
         match &self.proof {
             Proof::Secret(_) => None,
             Proof::PrivateKey(k) => Some(k),
+        }
+    }
+
+    /// The signing algorithm of the private key (`RS256`, `ES256`);
+    /// `None` for secret credentials.
+    #[must_use]
+    pub(crate) fn key_algorithm(&self) -> Option<&'static str> {
+        match &self.proof {
+            Proof::Secret(_) => None,
+            #[cfg(feature = "private-key-jwt")]
+            Proof::PrivateKey(k) => Some(k.algorithm()),
+        }
+    }
+
+    /// What fingerprints the private key (see `FingerprintKey::fingerprint`);
+    /// `None` for secret credentials.
+    pub(crate) fn key_material(&self) -> Option<zeroize::Zeroizing<Vec<u8>>> {
+        match &self.proof {
+            Proof::Secret(_) => None,
+            #[cfg(feature = "private-key-jwt")]
+            Proof::PrivateKey(k) => Some(k.fingerprint_material()),
         }
     }
 
@@ -105,6 +131,7 @@ impl ClientCredentials {
     pub(crate) fn describe(&self) -> String {
         match &self.proof {
             Proof::Secret(_) => "a client secret".into(),
+            #[cfg(feature = "private-key-jwt")]
             Proof::PrivateKey(k) => format!("a private key ({})", k.algorithm()),
         }
     }
@@ -130,6 +157,7 @@ impl fmt::Debug for ClientCredentials {
         d.field("client_id", &self.client_id);
         match &self.proof {
             Proof::Secret(s) => d.field("client_secret", s),
+            #[cfg(feature = "private-key-jwt")]
             Proof::PrivateKey(k) => d.field("private_key", k),
         };
         d.finish()

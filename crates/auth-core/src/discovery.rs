@@ -347,12 +347,12 @@ impl Metadata {
     /// what the credentials hold.
     pub fn auth_method_for(&self, credentials: &ClientCredentials) -> Result<ClientAuth, Error> {
         let listed = |m: ClientAuth| self.auth_methods.iter().any(|x| x == m.as_str());
-        let chosen = match credentials.private_key() {
-            Some(key) => {
+        let chosen = match credentials.key_algorithm() {
+            Some(alg) => {
                 let alg_accepted = self
                     .auth_signing_algs
                     .as_ref()
-                    .is_none_or(|algs| algs.iter().any(|a| a == key.algorithm()));
+                    .is_none_or(|algs| algs.iter().any(|a| a == alg));
                 (listed(ClientAuth::PrivateKeyJwt) && alg_accepted)
                     .then_some(ClientAuth::PrivateKeyJwt)
             }

@@ -37,8 +37,9 @@
 //! ## Keys and discovery
 //!
 //! Besides a client secret, a client can prove who it is with a private key
-//! (`private_key_jwt`, module [`assertion`]):
-//! [`ClientCredentials::with_private_key`] with [`ClientAuth::PrivateKeyJwt`].
+//! (`private_key_jwt`, module `assertion`, behind the `private-key-jwt`
+//! feature): `ClientCredentials::with_private_key` with
+//! [`ClientAuth::PrivateKeyJwt`].
 //! Each request then carries a new signed assertion, made when
 //! [`TokenSource::poll_transmit`] hands the request out. A provider can also
 //! be found from its issuer URL (module [`discovery`]): the driver fetches
@@ -99,6 +100,7 @@
 #![deny(missing_docs)]
 
 mod api;
+#[cfg(feature = "private-key-jwt")]
 pub mod assertion;
 mod credentials;
 pub mod datetime;
@@ -114,6 +116,7 @@ mod token;
 pub mod wire;
 
 pub use api::{classify_api_response, is_grpc_unauthenticated, ApiOutcome, RejectionPolicy};
+#[cfg(feature = "private-key-jwt")]
 pub use assertion::PrivateKey;
 pub use credentials::ClientCredentials;
 pub use error::{

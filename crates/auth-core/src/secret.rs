@@ -88,10 +88,13 @@ secret_type!(
 secret_type!(
     /// A signed client assertion (RFC 7523 §2.2 `client_assertion`): a
     /// compact JWS that authenticates the client until it expires, so it is
-    /// kept like a secret. Made by
-    /// [`PrivateKey::client_assertion`](crate::PrivateKey::client_assertion).
+    /// kept like a secret. Made by `PrivateKey::client_assertion` (feature
+    /// `private-key-jwt`).
     ClientAssertion
 );
+
+/// `client_assertion_type` for a JWT assertion (RFC 7523 §2.2).
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 impl ClientSecret {
     /// Compares with `other` in time that depends only on the lengths, so a

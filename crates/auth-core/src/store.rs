@@ -127,7 +127,7 @@ impl FingerprintKey {
             // HMAC takes keys of any length; this branch cannot be taken.
             return String::new();
         };
-        match (credentials.client_secret(), credentials.private_key()) {
+        match (credentials.client_secret(), credentials.key_material()) {
             // Unchanged since v1, so existing cache entries stay valid.
             (Some(secret), _) => {
                 mac.update(b"apiauth cache key v1\0");
@@ -135,7 +135,7 @@ impl FingerprintKey {
             }
             (None, Some(key)) => {
                 mac.update(b"apiauth cache key v1 private_key_jwt\0");
-                mac.update(&key.fingerprint_material());
+                mac.update(&key);
             }
             (None, None) => mac.update(b"apiauth cache key v1 no credential\0"),
         }

@@ -360,7 +360,11 @@ impl TokenSource {
         let (id, started) = self.in_flight.as_ref().map(|f| (f.id, f.started))?;
         // The jti is drawn only for key credentials, so the jitter that
         // secret-credential machines draw stays as it was.
-        let jti = self.credentials.private_key().is_some().then(|| self.jti());
+        let jti = self
+            .credentials
+            .key_algorithm()
+            .is_some()
+            .then(|| self.jti());
         let input = jti.as_deref().map(|jti| AssertionInput { wall, jti });
         match self.provider.build(&self.credentials, &self.scopes, input) {
             Ok(built) => {

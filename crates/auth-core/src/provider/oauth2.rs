@@ -9,11 +9,11 @@ use serde_json::Value;
 
 use super::fields::read_token;
 use super::ResponseContext;
-use crate::assertion::{ClientAssertion, ASSERTION_TYPE};
 use crate::credentials::ClientCredentials;
 use crate::error::{Error, OAuthError, OAuthErrorCode};
 use crate::redact::{shorten, Redactor};
 use crate::scope::Scopes;
+use crate::secret::{ClientAssertion, ASSERTION_TYPE};
 use crate::token::TokenResponse;
 use crate::wire::{self, check_url, common_status_error, form_body, form_encode, json_object};
 
@@ -50,9 +50,9 @@ impl ClientAuth {
     /// Refuses a method the credentials cannot do: a secret with
     /// `private_key_jwt`, a private key with a secret method.
     pub fn check(self, credentials: &ClientCredentials) -> Result<(), Error> {
-        match (self, credentials.private_key().is_some()) {
+        match (self, credentials.key_algorithm().is_some()) {
             (ClientAuth::PrivateKeyJwt, false) => Err(Error::InvalidConfig(
-                "private_key_jwt needs credentials with a private key (`ClientCredentials::with_private_key`), but these hold a client secret; use client_secret_basic or client_secret_post with a secret".into(),
+                "private_key_jwt needs credentials with a private key (`ClientCredentials::with_private_key`, auth-core feature `private-key-jwt`), but these hold a client secret; use client_secret_basic or client_secret_post with a secret".into(),
             )),
             (ClientAuth::Basic | ClientAuth::Post, true) => Err(Error::InvalidConfig(format!(
                 "{} sends a client secret, but these credentials hold a private key; use private_key_jwt (`ClientAuth::PrivateKeyJwt`) with a key",
@@ -90,11 +90,12 @@ pub(crate) struct BuiltRequest {
 /// assert_eq!(req.body(), b"grant_type=client_credentials&scope=read");
 /// ```
 ///
-/// With `private_key_jwt`, each request carries a new signed assertion, so
-/// it needs the wall time and a unique id ([`OAuth2::token_request_at`];
-/// the token machine supplies both):
+/// With `private_key_jwt` (feature `private-key-jwt`), each request carries
+/// a new signed assertion, so it needs the wall time and a unique id
+/// ([`OAuth2::token_request_at`]; the token machine supplies both):
 ///
 /// ```
+/// # #[cfg(feature = "private-key-jwt")] {
 /// use std::time::{Duration, SystemTime};
 /// use auth_core::{AssertionInput, ClientAuth, ClientCredentials, OAuth2, PrivateKey, Scopes};
 /// # let pem = include_str!("../../tests/fixtures/p256.pkcs8.pem");
@@ -104,6 +105,7 @@ pub(crate) struct BuiltRequest {
 /// let req = p.token_request_at(&creds, &Scopes::empty(), AssertionInput { wall, jti: "1f2e" })?;
 /// let body = String::from_utf8(req.body().clone()).unwrap();
 /// assert!(body.starts_with("grant_type=client_credentials&client_id=my-client&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=ey"));
+/// # }
 /// # Ok::<(), auth_core::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -274,20 +276,7 @@ impl OAuth2 {
         input: Option<AssertionInput<'_>>,
     ) -> Result<BuiltRequest, Error> {
         self.auth.check(credentials)?;
-        let assertion = match (self.auth, credentials.private_key(), input) {
-            (ClientAuth::PrivateKeyJwt, Some(key), Some(input)) => Some(key.client_assertion(
-                credentials.client_id(),
-                &self.audience,
-                input.wall,
-                input.jti,
-            )?),
-            (ClientAuth::PrivateKeyJwt, _, None) => {
-                return Err(Error::Misuse(
-                    "a private_key_jwt request needs the wall time and a unique id: use `token_request_at` (the token machine does)".into(),
-                ))
-            }
-            _ => None,
-        };
+        let assertion = self.sign(credentials, input)?;
         let request = form_token_request(
             &self.token_url,
             self.auth,
@@ -298,6 +287,37 @@ impl OAuth2 {
             false,
         )?;
         Ok(BuiltRequest { request, assertion })
+    }
+
+    /// The client assertion a `private_key_jwt` request carries; `None`
+    /// for the secret methods.
+    #[cfg(feature = "private-key-jwt")]
+    fn sign(
+        &self,
+        credentials: &ClientCredentials,
+        input: Option<AssertionInput<'_>>,
+    ) -> Result<Option<ClientAssertion>, Error> {
+        match (self.auth, credentials.private_key(), input) {
+            (ClientAuth::PrivateKeyJwt, Some(key), Some(input)) => key
+                .client_assertion(credentials.client_id(), &self.audience, input.wall, input.jti)
+                .map(Some),
+            (ClientAuth::PrivateKeyJwt, _, None) => Err(Error::Misuse(
+                "a private_key_jwt request needs the wall time and a unique id: use `token_request_at` (the token machine does)".into(),
+            )),
+            _ => Ok(None),
+        }
+    }
+
+    /// Without the `private-key-jwt` feature no credentials hold a key, and
+    /// [`ClientAuth::check`] has refused `private_key_jwt` already.
+    #[cfg(not(feature = "private-key-jwt"))]
+    #[allow(clippy::unnecessary_wraps, clippy::unused_self)]
+    fn sign(
+        &self,
+        _: &ClientCredentials,
+        _: Option<AssertionInput<'_>>,
+    ) -> Result<Option<ClientAssertion>, Error> {
+        Ok(None)
     }
 
     /// Reads a §5.1 success or §5.2 error response.
