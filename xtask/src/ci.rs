@@ -122,8 +122,31 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
     // Every fuzz target builds and survives a few seconds (cargo-fuzz is
     // optional on a developer's machine; .ci/run installs it).
     crate::fuzz::ci_smoke()?;
-    eprintln!("\nxtask ci: all checks passed");
+    // A CI machine's disk is finite: a run that outgrew it failed once.
+    // Say what this run left, so growth shows before it fails.
+    let root = crate::workspace_root();
+    let gib = |dir: &str| bytes_under(&root.join(dir)) as f64 / f64::from(1u32 << 30);
+    eprintln!(
+        "\nxtask ci: all checks passed (build output: target/ {:.1} GiB, fuzz/target {:.1} GiB)",
+        gib("target"),
+        gib("fuzz/target")
+    );
     Ok(())
+}
+
+/// Bytes in the files under `dir` (0 where it cannot be read).
+fn bytes_under(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => bytes_under(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// Fails if `cargo tree -p <package> -e normal` names any of `banned`.
