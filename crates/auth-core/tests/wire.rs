@@ -818,3 +818,20 @@ fn only_the_no_token_403_bodies_reject_the_token_at_key_status() {
         );
     }
 }
+
+/// `private_key_jwt` with a secret is refused before anything is sent,
+/// saying what to use instead and where keys come from (the
+/// `private-key-jwt` feature, off by default: without it no credentials
+/// can hold a key, and this is the error a user meets).
+#[test]
+fn private_key_jwt_with_a_secret_is_refused_naming_the_feature() {
+    let p = OAuth2::new("https://auth.example.com/token", ClientAuth::PrivateKeyJwt).unwrap();
+    let creds = ClientCredentials::new("client-1", "s3cr3t-value").unwrap();
+    let e = p.token_request(&creds, &Scopes::empty()).unwrap_err();
+    assert!(matches!(e, Error::InvalidConfig(_)), "{e:?}");
+    let text = e.to_string();
+    for needed in ["private_key_jwt needs", "private-key-jwt", "client_secret_basic"] {
+        assert!(text.contains(needed), "{needed:?} missing from: {text}");
+    }
+    assert!(!text.contains("s3cr3t-value"), "{text}");
+}
