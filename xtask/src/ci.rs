@@ -97,6 +97,13 @@ pub(crate) fn run(_args: &[String]) -> Result<(), String> {
         &["doc", "--workspace", "--no-deps", "--all-features"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    // The core's docs without `private-key-jwt` (what a secret-only user
+    // builds) must not link to items the feature removes.
+    crate::run(
+        cargo,
+        &["doc", "-p", "auth-core", "--no-deps"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
     check_tree(cargo, "auth-core", IO_CRATES)?;
     // A secret-only client's tree, driver included, holds no signing code.
     for package in ["auth-core", "auth-cell", "auth-reqwest", "auth-ureq"] {

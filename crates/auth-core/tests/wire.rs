@@ -830,7 +830,11 @@ fn private_key_jwt_with_a_secret_is_refused_naming_the_feature() {
     let e = p.token_request(&creds, &Scopes::empty()).unwrap_err();
     assert!(matches!(e, Error::InvalidConfig(_)), "{e:?}");
     let text = e.to_string();
-    for needed in ["private_key_jwt needs", "private-key-jwt", "client_secret_basic"] {
+    for needed in [
+        "private_key_jwt needs",
+        "private-key-jwt",
+        "client_secret_basic",
+    ] {
         assert!(text.contains(needed), "{needed:?} missing from: {text}");
     }
     assert!(!text.contains("s3cr3t-value"), "{text}");

@@ -31,7 +31,7 @@ pub enum ClientAuth {
     Post,
     /// `private_key_jwt`: a JWT signed with the client's private key, sent
     /// as `client_assertion` (RFC 7523 §2.2, OpenID Connect Core §9).
-    /// Needs [`ClientCredentials::with_private_key`].
+    /// Needs `ClientCredentials::with_private_key` (feature `private-key-jwt`).
     PrivateKeyJwt,
 }
 
