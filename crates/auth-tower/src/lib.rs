@@ -33,6 +33,14 @@
 //! rejects the first token; `tests/hyper.rs` runs a hyper client against
 //! the emulator.
 //!
+//! A call's future can be dropped at any point (a timeout, a cancelled
+//! task, a runtime shutting down) without harm to the others: a token
+//! request it started is finished for the next caller, not sent again; a
+//! token the server rejected stays retired even when the retry never
+//! happens; and a panic in the inner service is the caller's alone.
+//! `tests/edges.rs` checks each of these, and a second runtime taking over
+//! after the first is dropped mid-call.
+//!
 //! [tower]: https://docs.rs/tower
 
 #![forbid(unsafe_code)]
