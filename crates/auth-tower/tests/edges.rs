@@ -63,6 +63,17 @@ async fn ok(svc: &mut AuthService<Hyper>, emu: &BlockingEmulator) {
     r.into_body().collect().await.unwrap();
 }
 
+/// Waits (polling, at most 10 s) until `done` holds.
+async fn until(done: impl Fn() -> bool) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the condition did not hold within 10 s");
+}
+
 fn resource_calls(emu: &BlockingEmulator) -> u64 {
     emu.counters().requests_to(Endpoint::Oauth2Resource)
 }
@@ -100,13 +111,15 @@ async fn a_caller_cancelled_before_its_retry_still_retires_the_rejected_token() 
     let rejected = p.token().await.unwrap();
 
     emu.expire_tokens();
-    emu.set_latency(Endpoint::Oauth2Token, Duration::from_millis(400));
-    let call = svc.ready().await.unwrap().call(get(&emu));
-    let cancelled = tokio::time::timeout(Duration::from_millis(200), call).await;
-    assert!(
-        cancelled.is_err(),
-        "the caller was cancelled before its retry"
-    );
+    emu.set_latency(Endpoint::Oauth2Token, Duration::from_secs(1));
+    let mut caller = svc.clone();
+    let request = get(&emu);
+    let call = tokio::spawn(async move { caller.ready().await.unwrap().call(request).await });
+    // Cancelled once the new token's request has reached the server: the
+    // rejected attempt is behind it, and the retry is waiting for it.
+    until(|| emu.counters().requests_to(Endpoint::Oauth2Token) == 2).await;
+    call.abort();
+    assert!(call.await.unwrap_err().is_cancelled());
     assert_eq!(resource_calls(&emu), 2, "the rejected attempt was sent");
 
     emu.set_latency(Endpoint::Oauth2Token, Duration::ZERO);
