@@ -143,6 +143,25 @@ impl Discovery {
     }
 }
 
+/// `issuer` with any `user:password@` before its host cut out, for error
+/// messages: a password written into an issuer URL must not be quoted.
+/// Everything up to the last `@` goes, so a password holding a `/` goes
+/// too (an `@` in the path costs only some of the message).
+fn without_userinfo(issuer: &str) -> String {
+    let start = issuer.find("://").map_or(0, |i| i + 3);
+    let end = issuer[start..]
+        .find(['?', '#'])
+        .map_or(issuer.len(), |i| start + i);
+    match issuer[start..end].rfind('@') {
+        Some(at) => format!(
+            "{}[redacted]@{}",
+            &issuer[..start],
+            &issuer[start + at + 1..]
+        ),
+        None => issuer.to_owned(),
+    }
+}
+
 /// An issuer split for the well-known URLs; `path` has no trailing `/`.
 struct IssuerParts {
     scheme: String,
@@ -152,7 +171,7 @@ struct IssuerParts {
 
 impl IssuerParts {
     fn parse(issuer: &str) -> Result<Self, Error> {
-        let shown = || sanitize(&shorten(issuer, 120));
+        let shown = || sanitize(&shorten(&without_userinfo(issuer), 120));
         if issuer.contains(['?', '#']) {
             return Err(Error::InvalidConfig(format!(
                 "the issuer `{}` has a query or fragment, which an issuer may not have (RFC 8414 §2)",

@@ -147,11 +147,13 @@ fn unusable_issuers_are_refused() {
             "https://user:pw@server.example.com",
             "user name or password",
         ),
+        ("https://user:pw@server.example.com/?x", "query or fragment"),
         ("https://server.example.com/\u{1b}[2J", "not an https URL"),
     ] {
         let e = discovery_requests(issuer).unwrap_err();
         assert!(matches!(e, Error::InvalidConfig(_)), "{issuer}: {e:?}");
         assert!(shown(&e).contains(word), "{issuer}: {e}");
+        assert!(!shown(&e).contains("pw@"), "the password is quoted: {e}");
         let e = Metadata::parse(&doc(json!({})), issuer).unwrap_err();
         assert!(matches!(e, Error::InvalidConfig(_)), "{issuer}: {e:?}");
     }
