@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use auth_core::assertion::{ASSERTION_LIFETIME, ASSERTION_TYPE};
+use auth_core::assertion::ASSERTION_TYPE;
 use auth_core::{
     AssertionInput, ClientAuth, ClientCredentials, Error, Event, FingerprintKey, Markable, OAuth2,
     Openverse, PrivateKey, Provider, RefreshPolicy, Scopes, TokenSource, Transmit,
@@ -208,8 +208,7 @@ fn check_request(t: &Transmit, key: &PrivateKey, wall: SystemTime) -> Jwt {
     assert_eq!(c["sub"], CLIENT_ID);
     assert_eq!(c["aud"], TOKEN_URL, "aud is the token URL as configured");
     assert_eq!(c["iat"], iat, "iat is the wall time given to poll_transmit");
-    assert_eq!(c["exp"], iat + ASSERTION_LIFETIME.as_secs());
-    assert_eq!(ASSERTION_LIFETIME, Duration::from_secs(120));
+    assert_eq!(c["exp"], iat + 120, "exp is two minutes after iat");
     let jti = c["jti"].as_str().unwrap();
     assert_eq!(jti.len(), 32, "128 bits in hex: {jti}");
     assert!(jti.bytes().all(|b| b.is_ascii_hexdigit()), "{jti}");
@@ -656,9 +655,13 @@ fn a_request_that_cannot_be_signed_fails_as_an_event() {
         panic!("a failure event")
     };
     assert!(e.to_string().contains("before 1970"), "{e}");
-    // Not stuck in flight: the next demand is answered from the cooldown.
-    assert_eq!(s.poll_transmit(wall0()).map(|t| t.id), None);
     assert_ne!(s.phase(now), auth_core::Phase::Fetching);
+    // Not stuck in flight: once the failure's cooldown is over, a demand
+    // sends a request again (a request left in flight would block it).
+    let later = now + Duration::from_secs(3600);
+    s.handle_timeout(later);
+    s.handle_demand(later);
+    assert!(s.poll_transmit(wall0() + Duration::from_secs(3600)).is_some());
 }
 
 #[test]
@@ -691,7 +694,6 @@ fn a_different_key_is_a_different_cache_entry() {
     )
     .unwrap();
     assert_ne!(a, secret.cache_key(&fk));
-    assert!(!a.as_str().contains("BEGIN"));
 }
 
 #[test]
