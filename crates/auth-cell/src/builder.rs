@@ -90,7 +90,8 @@ impl<D: Driver> ProviderBuilder<D> {
         self.cell(|c| c.policy(policy))
     }
 
-    /// Seed of the refresh and backoff jitter; give each process its own.
+    /// Seed of the refresh and backoff jitter, and of `private_key_jwt`
+    /// assertion ids; give each process its own (see [`CellBuilder::seed`](crate::CellBuilder::seed)).
     pub fn seed(self, seed: u64) -> Self {
         self.cell(|c| c.seed(seed))
     }

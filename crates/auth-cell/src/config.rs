@@ -115,7 +115,9 @@ impl CellBuilder {
 
     /// Seed of the refresh and backoff jitter (default: mixed from the
     /// clock, the process id and a counter, so a fleet does not refresh in
-    /// lockstep).
+    /// lockstep). With `private_key_jwt` it also seeds the assertion ids
+    /// (`jti`): processes given the same seed send the same ids, which a
+    /// server with a replay cache refuses; give each process its own.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self

@@ -384,9 +384,10 @@ impl TokenSource {
         }
     }
 
-    /// A new assertion id: 128 bits from the seeded generator, in hex. The
-    /// second half is mixed with this machine's number, so machines of one
-    /// process given the same seed still send different ids.
+    /// A new assertion id: two draws from the seeded generator (whose state
+    /// is 64 bits: ids are as unique as seeds), in hex. The second half is
+    /// mixed with this machine's number, so machines of one process given
+    /// the same seed still send different ids.
     fn jti(&mut self) -> String {
         let high = self.rng.next_u64();
         let low = self.rng.next_u64() ^ self.source_id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
