@@ -18,7 +18,7 @@ use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
 
-use crate::config::{ClientSpec, OpenverseFlavour, RateLimitModel, Scheme, Throttles};
+use crate::config::{ClientSpec, OpenverseFlavour, Rate, RateLimitModel, Scheme, Throttles};
 use crate::reply::Reply;
 use crate::server::RequestView;
 use crate::state::{BearerCheck, Client, Email, Shared, State};
@@ -202,19 +202,35 @@ fn never_cache(shared: &Shared, reply: Reply) -> Reply {
     }
 }
 
-pub(crate) fn register(shared: &Shared, req: &RequestView<'_>) -> Reply {
-    let mut st = shared.lock();
-    let entered = enter(shared, &mut st, req, |t, caller| {
+/// One throttle keyed by the caller's address, skipped for a valid token
+/// (the registration and key-status views' own scopes).
+fn unscoped(
+    req: &RequestView<'_>,
+    suffix: &'static str,
+    rate: impl FnOnce(&Throttles) -> Option<Rate>,
+) -> impl FnOnce(&Throttles, &Caller) -> Vec<Throttle> {
+    let key = unscoped_key(req);
+    move |t, caller| {
         if caller.has_valid_token() {
             Vec::new()
         } else {
             vec![Throttle {
-                suffix: "tenperday",
-                rate: t.registration,
-                key: unscoped_key(req),
+                suffix,
+                rate: rate(t),
+                key,
             }]
         }
-    });
+    }
+}
+
+pub(crate) fn register(shared: &Shared, req: &RequestView<'_>) -> Reply {
+    let mut st = shared.lock();
+    let entered = enter(
+        shared,
+        &mut st,
+        req,
+        unscoped(req, "tenperday", |t| t.registration),
+    );
     let verdict = match entered {
         Ok((_, v)) => v,
         Err(reply) => return never_cache(shared, *reply),
@@ -508,17 +524,12 @@ fn dot_token(st: &mut State, req: &RequestView<'_>, flavour: OpenverseFlavour) -
 
 pub(crate) fn rate_limit(shared: &Shared, req: &RequestView<'_>) -> Reply {
     let mut st = shared.lock();
-    let entered = enter(shared, &mut st, req, |t, caller| {
-        if caller.has_valid_token() {
-            Vec::new()
-        } else {
-            vec![Throttle {
-                suffix: "onepersecond",
-                rate: t.key_status,
-                key: unscoped_key(req),
-            }]
-        }
-    });
+    let entered = enter(
+        shared,
+        &mut st,
+        req,
+        unscoped(req, "onepersecond", |t| t.key_status),
+    );
     let (caller, verdict) = match entered {
         Ok(entered) => entered,
         Err(reply) => return never_cache(shared, *reply),
@@ -577,7 +588,7 @@ fn rate_limit_inner(shared: &Shared, st: &State, caller: Caller) -> Reply {
         // Never written: `exempt` keys are not throttled.
         RateLimitModel::Exempt => (
             "exempt_oauth2_client_credentials_burst",
-            "exempt_oauth2_client_credentials_burst",
+            "exempt_oauth2_client_credentials_sustained",
         ),
     };
     let now = Instant::now();

@@ -125,7 +125,6 @@ pub(crate) struct TokenRecord {
     pub(crate) expires_at: Instant,
 }
 
-#[derive(Debug)]
 pub(crate) struct State {
     pub(crate) rng: Rng,
     pub(crate) settings: Settings,
@@ -142,14 +141,27 @@ pub(crate) struct State {
     pub(crate) catalogs: HashSet<(String, String)>,
     pub(crate) counters: Counters,
     pub(crate) faults: FaultBook,
-    /// `jti`s of accepted client assertions by (client id, jti), with the
-    /// assertion's `exp` (seconds since 1970): kept while an assertion
-    /// carrying the id could still be accepted, so a replay is refused.
-    seen_jtis: HashMap<(String, String), i64>,
+    /// `jti`s of accepted client assertions, as (client id, jti): kept while
+    /// an assertion carrying the id could still be accepted, so a replay is
+    /// refused.
+    seen_jtis: HashSet<(String, String)>,
     /// The same ids ordered by `exp`, so forgetting the stale ones costs
     /// only what is forgotten.
     jti_expiry: BTreeSet<(i64, String, String)>,
     in_flight: BTreeMap<Scheme, u64>,
+}
+
+/// Counts only: the state holds issued tokens, verification codes and the
+/// generator they come from, none of which may reach a log.
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("clients", &self.clients.len())
+            .field("tokens", &self.tokens.len())
+            .field("codes", &self.codes.len())
+            .field("outbox", &self.outbox.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// State shared by the server tasks and every control handle.
@@ -206,7 +218,7 @@ impl Shared {
             catalogs: HashSet::new(),
             counters: Counters::default(),
             faults: FaultBook::default(),
-            seen_jtis: HashMap::new(),
+            seen_jtis: HashSet::new(),
             jti_expiry: BTreeSet::new(),
             in_flight: BTreeMap::new(),
         };
@@ -369,12 +381,12 @@ impl State {
             }
         }
         let key = (client_id.to_owned(), jti.to_owned());
-        if self.seen_jtis.contains_key(&key) {
+        if self.seen_jtis.contains(&key) {
             return false;
         }
         self.jti_expiry
             .insert((exp, client_id.to_owned(), jti.to_owned()));
-        self.seen_jtis.insert(key, exp);
+        self.seen_jtis.insert(key);
         true
     }
 

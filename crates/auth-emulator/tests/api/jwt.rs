@@ -429,7 +429,8 @@ async fn alg_must_fit_the_registered_key() {
         &unsigned,
         "alg `none` is not accepted",
     );
-    // HS256 (a MAC keyed with the public key, the classic confusion).
+    // A header claiming HS256 (the classic key-confusion attack): refused by
+    // the alg allow-list before any signature is checked.
     let jwt = hand_signed(
         &json!({"alg":"HS256"}),
         &claims(&emu, "alg-4", 10, 60),

@@ -354,3 +354,17 @@ async fn varieties_of_plain_oauth2_servers() {
     assert_eq!(body["error"], "invalid_scope");
     assert!(emu.config().oauth2_variety.unwrap().narrow_scopes);
 }
+
+/// The emulator's `Debug` (a test that prints its emulator, a log line)
+/// shows counts, never an issued token or a client's secret.
+#[tokio::test]
+async fn debug_shows_no_issued_token_or_secret() {
+    let emu = emu().await;
+    let (status, _, body) = post_basic(&emu, ID, SECRET, "grant_type=client_credentials").await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap();
+    let shown = format!("{emu:?} {:?}", emu.control());
+    assert!(shown.contains("tokens"), "{shown}");
+    assert!(!shown.contains(token), "an issued token in Debug: {shown}");
+    assert!(!shown.contains(SECRET), "a client secret in Debug: {shown}");
+}
