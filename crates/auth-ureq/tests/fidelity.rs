@@ -4,6 +4,7 @@
 //! Markable's API on a host of its own, and plain OAuth 2.0 varieties.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth_core::{
@@ -14,7 +15,7 @@ use auth_emulator::{
     demo, BlockingEmulator, ClientSpec, EmulatorConfig, Endpoint, Fault, FaultPlan, OAuth2Variety,
     OpenverseFlavour, Rate, RateLimitModel, Scheme, Throttles,
 };
-use auth_ureq::{SearchTokenProvider, TokenProvider};
+use auth_ureq::{ManualClock, SearchTokenProvider, TokenProvider};
 use http::StatusCode;
 
 const FLAVOURS: [OpenverseFlavour; 2] = [OpenverseFlavour::Openverse, OpenverseFlavour::CcCatalog];
@@ -235,7 +236,16 @@ fn a_drf_429_on_the_token_endpoint_is_a_rate_limit_for_hours() {
     let first = demo_key(&emu);
     let held = first.token().unwrap();
 
-    let second = demo_key(&emu);
+    // The neighbour's clock is manual: the test moves it past the backoff.
+    let clock = Arc::new(ManualClock::new());
+    let second = TokenProvider::builder(
+        dialect(&emu),
+        creds(demo::OPENVERSE_CLIENT_ID, demo::OPENVERSE_CLIENT_SECRET),
+    )
+    .policy(fast())
+    .clock(clock.clone())
+    .build()
+    .unwrap();
     let e = second.token().unwrap_err();
     assert!(
         matches!(e.as_auth(), Some(CoreError::RateLimited { .. })),
@@ -245,8 +255,13 @@ fn a_drf_429_on_the_token_endpoint_is_a_rate_limit_for_hours() {
     let wait = e.retry_after().unwrap();
     assert!(wait >= Duration::from_secs(3600), "{wait:?}");
     assert!(e.is_retryable());
-    // Retry-After is honoured: no second request.
-    second.token().unwrap_err();
+    // Retry-After is honoured: a second later, far past the policy's
+    // 100 ms backoff and far before the hours the server asked for, the
+    // error is answered from memory, with the wait that is left.
+    clock.advance(Duration::from_secs(1));
+    let again = second.token().unwrap_err();
+    let left = again.retry_after().unwrap();
+    assert!(left >= Duration::from_secs(3500) && left < wait, "{left:?}");
     assert_eq!(emu.counters().token_total(Scheme::Openverse), 2);
 
     // The provider that holds a token is untouched by its neighbour's 429.
@@ -264,7 +279,9 @@ fn a_throttled_refresh_keeps_serving_the_cached_token() {
         },
     );
     // The client takes the 12 h token for 8 s, so its refresh-ahead window
-    // (the last 2 s before a 100 ms margin) opens 5.9 s in.
+    // (the last 2 s before a 100 ms margin) opens 5.9 s in; the clock is
+    // moved there.
+    let clock = Arc::new(ManualClock::new());
     let policy = fast()
         .with_max_lifetime(Duration::from_secs(8))
         .with_safety_margin(Duration::from_millis(100))
@@ -275,9 +292,11 @@ fn a_throttled_refresh_keeps_serving_the_cached_token() {
         creds(demo::OPENVERSE_CLIENT_ID, demo::OPENVERSE_CLIENT_SECRET),
     )
     .policy(policy)
+    .clock(clock.clone())
     .build()
     .unwrap();
     let held = p.token().unwrap();
+    clock.advance(Duration::from_secs(6));
     let deadline = Instant::now() + Duration::from_secs(30);
     // Every read returns the held token; one of them starts the refresh,
     // which the token endpoint throttles.
@@ -286,9 +305,11 @@ fn a_throttled_refresh_keeps_serving_the_cached_token() {
         assert_eq!(p.token().unwrap().id(), held.id());
         std::thread::sleep(Duration::from_millis(25));
     }
+    // Past the policy's backoff, still inside the window: the 429's
+    // Retry-After holds the next attempt back.
+    clock.advance(Duration::from_secs(1));
     assert_eq!(p.token().unwrap().id(), held.id());
     assert_eq!(p.send(images(&emu, "?q=cat")).unwrap().status(), 200);
-    // The 429's Retry-After holds the next attempt back.
     assert_eq!(emu.counters().token_total(Scheme::Openverse), 2);
 }
 

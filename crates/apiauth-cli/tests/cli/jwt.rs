@@ -94,7 +94,13 @@ fn profile_with_issuer_and_private_key() {
 
     let show = env.run(&["profile", "show", "jwt"]).ok();
     assert!(show.stdout.contains("private_key_jwt"), "{}", show.stdout);
-    assert!(show.stdout.contains(&base), "{}", show.stdout);
+    assert!(
+        show.stdout
+            .lines()
+            .any(|l| l.starts_with("issuer:") && l.trim_end().ends_with(&base)),
+        "no issuer line: {}",
+        show.stdout
+    );
     shows_no_key(&show);
     let json = env.run(&["profile", "show", "jwt", "--json"]).ok();
     let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
