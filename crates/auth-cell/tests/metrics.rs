@@ -120,8 +120,11 @@ fn a_fetch_reads_a_miss_a_refresh_failure_and_a_waiter_are_counted() {
     let waiting = std::thread::scope(|s| {
         let cell = &cell;
         let waiter = s.spawn(move || cell.wait_blocking(cell.demand(), |_, _| {}));
-        // The waiter counts itself before it parks.
+        // The waiter counts itself before it parks (a missing count fails
+        // here after 10 s rather than hanging the suite).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while gauge(&values, WAITERS) < 1.0 {
+            assert!(std::time::Instant::now() < deadline, "no waiter counted");
             std::thread::yield_now();
         }
         let during = gauge(&values, WAITERS);

@@ -27,7 +27,7 @@ fn emulator() -> BlockingEmulator {
     BlockingEmulator::start(EmulatorConfig::default()).unwrap()
 }
 
-/// A provider whose callers give up after 5 s: a provider wedged by an
+/// A provider whose callers give up after 10 s: a provider wedged by an
 /// abandoned fetch fails them with `WaitTimeout` instead of hanging the test.
 fn provider(emu: &BlockingEmulator) -> TokenProvider {
     TokenProvider::builder(
@@ -39,7 +39,7 @@ fn provider(emu: &BlockingEmulator) -> TokenProvider {
             .with_backoff_initial(Duration::from_millis(20))
             .with_backoff_max(Duration::from_millis(100)),
     )
-    .wait_limit(Duration::from_secs(5))
+    .wait_limit(Duration::from_secs(10))
     .build()
     .unwrap()
 }
@@ -78,18 +78,22 @@ fn resource_calls(emu: &BlockingEmulator) -> u64 {
     emu.counters().requests_to(Endpoint::Oauth2Resource)
 }
 
-/// The first caller is cancelled (its timeout fires) while the token
+/// The first caller is cancelled (its task aborted) while the token
 /// request is in flight. The request is finished for the next caller, not
 /// sent again, and the next caller is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_cancelled_while_its_token_is_fetched_costs_no_second_request() {
     let emu = emulator();
-    emu.set_latency(Endpoint::Oauth2Token, Duration::from_millis(300));
+    emu.set_latency(Endpoint::Oauth2Token, Duration::from_secs(1));
     let p = provider(&emu);
     let mut svc = stack(&p);
-    let call = svc.ready().await.unwrap().call(get(&emu));
-    let cancelled = tokio::time::timeout(Duration::from_millis(50), call).await;
-    assert!(cancelled.is_err(), "the caller was cancelled mid-fetch");
+    let mut caller = svc.clone();
+    let request = get(&emu);
+    let call = tokio::spawn(async move { caller.ready().await.unwrap().call(request).await });
+    // Cancelled once its token request has reached the server.
+    until(|| emu.counters().requests_to(Endpoint::Oauth2Token) == 1).await;
+    call.abort();
+    assert!(call.await.unwrap_err().is_cancelled());
     ok(&mut svc, &emu).await;
     assert_eq!(emu.counters().token_total(Scheme::Oauth2), 1);
     assert_eq!(
@@ -111,7 +115,7 @@ async fn a_caller_cancelled_before_its_retry_still_retires_the_rejected_token() 
     let rejected = p.token().await.unwrap();
 
     emu.expire_tokens();
-    emu.set_latency(Endpoint::Oauth2Token, Duration::from_secs(1));
+    emu.set_latency(Endpoint::Oauth2Token, Duration::from_secs(3));
     let mut caller = svc.clone();
     let request = get(&emu);
     let call = tokio::spawn(async move { caller.ready().await.unwrap().call(request).await });
@@ -183,7 +187,9 @@ async fn a_panicking_inner_service_leaves_the_layer_serving() {
 #[test]
 fn a_runtime_dropped_mid_call_leaves_the_layer_working_on_another() {
     let emu = emulator();
-    emu.set_latency(Endpoint::Oauth2Token, Duration::from_millis(400));
+    // Long enough that the fetch cannot finish between being seen and the
+    // runtime's drop, however loaded the machine.
+    emu.set_latency(Endpoint::Oauth2Token, Duration::from_secs(5));
     let p = provider(&emu);
     let first = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
