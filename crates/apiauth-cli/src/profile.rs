@@ -634,11 +634,7 @@ fn discover(
         (None, Some(a)) => {
             let a = Auth::from(a);
             let name = a.client_auth().as_str();
-            if !metadata
-                .token_endpoint_auth_methods()
-                .iter()
-                .any(|m| m == name)
-            {
+            if !metadata.lists(a.client_auth()) {
                 return Err(Failure::usage(format!(
                     "--auth {name}: the issuer's metadata does not list it (it lists {})",
                     auth_core::redact::sanitize(&metadata.token_endpoint_auth_methods().join(", "))

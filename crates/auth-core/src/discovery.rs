@@ -358,6 +358,14 @@ impl Metadata {
         self.grant_types_supported.as_deref()
     }
 
+    /// Whether the server lists `method` among the token endpoint's
+    /// authentication methods (`client_secret_basic` alone when the
+    /// document names none).
+    #[must_use]
+    pub fn lists(&self, method: ClientAuth) -> bool {
+        self.auth_methods.iter().any(|x| x == method.as_str())
+    }
+
     /// The client authentication method for `credentials`: with a private
     /// key, `private_key_jwt` (which must be listed, and when the server
     /// lists signing algorithms, with the key's among them); with a secret,
@@ -365,7 +373,7 @@ impl Metadata {
     /// else is [`Error::NoAuthMethod`], naming what the server lists and
     /// what the credentials hold.
     pub fn auth_method_for(&self, credentials: &ClientCredentials) -> Result<ClientAuth, Error> {
-        let listed = |m: ClientAuth| self.auth_methods.iter().any(|x| x == m.as_str());
+        let listed = |m: ClientAuth| self.lists(m);
         let chosen = match credentials.key_algorithm() {
             Some(alg) => {
                 let alg_accepted = self

@@ -661,7 +661,9 @@ fn a_request_that_cannot_be_signed_fails_as_an_event() {
     let later = now + Duration::from_secs(3600);
     s.handle_timeout(later);
     s.handle_demand(later);
-    assert!(s.poll_transmit(wall0() + Duration::from_secs(3600)).is_some());
+    assert!(s
+        .poll_transmit(wall0() + Duration::from_secs(3600))
+        .is_some());
 }
 
 #[test]

@@ -293,6 +293,8 @@ fn methods_default_to_client_secret_basic() {
     )
     .unwrap();
     assert_eq!(m.token_endpoint_auth_methods(), ["client_secret_basic"]);
+    assert!(m.lists(ClientAuth::Basic));
+    assert!(!m.lists(ClientAuth::Post) && !m.lists(ClientAuth::PrivateKeyJwt));
     assert_eq!(m.auth_method_for(&secret()).unwrap(), ClientAuth::Basic);
     let e = m.auth_method_for(&es256()).unwrap_err();
     assert_eq!(
