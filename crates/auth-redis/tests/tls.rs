@@ -31,7 +31,7 @@ fn both_stores_share_a_token_over_tls_with_a_private_ca() {
             .unwrap()
             // A TLS handshake on a loaded 2-core machine: room to breathe.
             .with_connect_timeout(Duration::from_secs(2))
-            .with_timeout(Duration::from_millis(500))
+            .with_timeout(Duration::from_secs(2))
     };
 
     let store = RedisTokenStore::new(config()).unwrap();

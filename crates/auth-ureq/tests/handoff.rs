@@ -54,9 +54,10 @@ impl TokenStore for Recorder {
 #[test]
 fn a_handed_off_request_keeps_the_store_lock_until_its_answer_is_saved() {
     let emu = emulator();
-    // The request takes 800 ms; the caller may wait 200 ms: it cannot
-    // send within its time, so it hands the job to a thread.
-    emu.set_latency(Endpoint::Oauth2Token, Duration::from_millis(800));
+    // The request takes 3 s; the caller may wait 200 ms: it cannot send
+    // within its time, so it hands the job to a thread (3 s leaves a
+    // loaded machine ample room to look before the answer is saved).
+    emu.set_latency(Endpoint::Oauth2Token, Duration::from_secs(3));
     let store = Arc::new(Recorder::default());
     let events = Arc::clone(&store.events);
     let tokens = oauth2(&emu, ClientAuth::Basic)
